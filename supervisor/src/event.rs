@@ -1,0 +1,154 @@
+//! Every state change is an [`Event`] with a sequence number that increases by one per event.
+//!
+//! Subscribers get them from [`crate::SupervisorHandle::subscribe`] (a broadcast: a slow
+//! subscriber lags and must resynchronise from a snapshot) and the durable sink given to
+//! [`crate::Supervisor::start`] gets every one of them, in order, without loss.
+
+use crate::spec::ProcessSpec;
+use crate::state::{Desired, Origin, ProcessStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One state change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Sequence number: the first event is 1, each next one is one more.
+    pub seq: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The instance (or, for registrations, the spec) it is about.
+    pub name: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The instance's status after the change (`None` once it is unregistered,
+    /// and for spec-level events).
+    pub status: Option<ProcessStatus>,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A spec was registered (`name` is the spec name); its instances follow as
+    /// [`EventKind::InstanceAdded`].
+    Registered {
+        /// The spec as registered.
+        spec: ProcessSpec,
+        /// Where it comes from.
+        origin: Origin,
+    },
+    /// A spec and all its instances were removed (`name` is the spec name).
+    Unregistered,
+    /// An instance exists now (stopped until started).
+    InstanceAdded {
+        /// The spec it belongs to.
+        base: String,
+    },
+    /// An instance was removed.
+    InstanceRemoved {
+        /// The spec it belonged to.
+        base: String,
+    },
+    /// The operator's wish changed (start or stop requested).
+    DesiredChanged {
+        /// The new wish.
+        desired: Desired,
+    },
+    /// A process was spawned.
+    Started {
+        /// Its pid.
+        pid: u32,
+        /// 0 for a start on request, n for the n-th automatic restart.
+        attempt: u32,
+    },
+    /// A process that survived a daemon restart was taken over (PID file + start time matched).
+    Adopted {
+        /// Its pid.
+        pid: u32,
+    },
+    /// The process has been up for `start_duration`.
+    Running {
+        /// Its pid.
+        pid: u32,
+    },
+    /// Spawning failed (missing program, bad work_dir…).
+    SpawnFailed {
+        /// The OS error.
+        error: String,
+        /// What the supervisor does about it.
+        decision: Decision,
+    },
+    /// The stop signal was sent to the process group.
+    Stopping {
+        /// The pid being stopped.
+        pid: u32,
+        /// The signal's name.
+        signal: String,
+    },
+    /// The stop timeout expired; SIGKILL was sent to the process group.
+    Killed {
+        /// The pid.
+        pid: u32,
+    },
+    /// A process ended.
+    Exited {
+        /// Its pid.
+        pid: u32,
+        /// Exit code, if it exited normally and the code is known.
+        code: Option<i32>,
+        /// Signal number, if it was killed by a signal.
+        signal: Option<i32>,
+        /// How long it ran.
+        #[serde(with = "crate::duration")]
+        uptime: Duration,
+        /// True when the exit was asked for (stop, shutdown, unregister).
+        requested: bool,
+        /// What the supervisor does about it ("why did it die, and what next").
+        decision: Decision,
+    },
+}
+
+impl EventKind {
+    /// The kind's name as serialised (`"started"`, `"exited"`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Registered { .. } => "registered",
+            Self::Unregistered => "unregistered",
+            Self::InstanceAdded { .. } => "instance_added",
+            Self::InstanceRemoved { .. } => "instance_removed",
+            Self::DesiredChanged { .. } => "desired_changed",
+            Self::Started { .. } => "started",
+            Self::Adopted { .. } => "adopted",
+            Self::Running { .. } => "running",
+            Self::SpawnFailed { .. } => "spawn_failed",
+            Self::Stopping { .. } => "stopping",
+            Self::Killed { .. } => "killed",
+            Self::Exited { .. } => "exited",
+        }
+    }
+}
+
+/// The supervisor's decision after a process ended or failed to spawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Decision {
+    /// Restart after a delay.
+    Restart {
+        /// The delay.
+        #[serde(with = "crate::duration")]
+        after: Duration,
+        /// Which automatic restart this will be.
+        attempt: u32,
+    },
+    /// Leave it stopped: the stop was requested.
+    Stop,
+    /// Leave it exited: auto_restart is off.
+    NoRestart,
+    /// Give up (fatal), with the reason.
+    GiveUp {
+        /// Why.
+        reason: String,
+    },
+}

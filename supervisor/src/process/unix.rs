@@ -1,0 +1,515 @@
+//! System calls for spawning, signalling and watching processes (Linux).
+//!
+//! * **Spawn**: every program gets its own process group (`pgid == pid`), so one
+//!   `killpg` reaches everything it started, and `kill_on_drop(false)`, so a daemon
+//!   that crashes (or an actor whose handles are all dropped) leaves it running for
+//!   the next daemon to re-adopt. stdin is `/dev/null`; stdout and stderr are log
+//!   files opened `O_APPEND` and handed to the child as its own descriptors: no pipe,
+//!   no copying task, and output survives a daemon restart.
+//! * **Exit watch**: one task per live process. It waits on a pidfd, which becomes
+//!   readable when the process exits but does *not* reap it. While the leader is an
+//!   unreaped zombie its pid, hence its group id, cannot be recycled, so the SIGKILL
+//!   sweep of the rest of the group that follows cannot hit a stranger. Only then does
+//!   tokio reap the child and report its status. A re-adopted process is not our child
+//!   (it was re-parented to init), so its exit is seen through the pidfd alone and its
+//!   exit status is unknown.
+//! * **PID files** hold `<pid>\n<start time>\n` (written to a temporary file and renamed,
+//!   so a reader never sees half a file). A pid alone is not an identity, pid + start
+//!   time is: adoption opens a pidfd first and checks the start time second, so the
+//!   pidfd is known to refer to the recorded process.
+
+use super::{Exit, PidRecord};
+use chrono::{DateTime, Utc};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use rustix::process::PidfdFlags;
+use std::ffi::OsStr;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::process::{Child, Command};
+
+/// A freshly spawned process.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    /// Its pid, which is also its process group id.
+    pub pid: u32,
+    /// Its start time, for the PID file (`None` if `/proc` could not be read).
+    pub start_time: Option<u64>,
+    /// Resolves when it has exited; hand it to a task.
+    pub watch: ExitWatch,
+}
+
+/// A process of a previous daemon, taken over.
+#[derive(Debug)]
+pub(crate) struct Adopted {
+    /// Its pid, which is also its process group id.
+    pub pid: u32,
+    /// When it was started, from its start time and the boot time.
+    pub since: Option<DateTime<Utc>>,
+    /// Resolves when it has exited; hand it to a task.
+    pub watch: ExitWatch,
+}
+
+/// Why a PID file led to no adoption.
+#[derive(Debug)]
+pub(crate) enum NotAdopted {
+    /// There is no PID file.
+    NoPidFile,
+    /// There was one, but its process is gone or is another one; the file was removed.
+    Stale(String),
+}
+
+/// Waits for one process to exit; see the module docs for the order of events.
+#[derive(Debug)]
+pub(crate) enum ExitWatch {
+    /// Our own child: reaped by tokio after the group sweep.
+    Child {
+        /// The pid.
+        pid: u32,
+        /// The child, to reap.
+        child: Child,
+        /// A pidfd to see the exit before reaping; `None` on kernels without pidfds.
+        pidfd: Option<AsyncFd<OwnedFd>>,
+    },
+    /// A re-adopted process: the pidfd is all we have.
+    Adopted {
+        /// The pid.
+        pid: u32,
+        /// Readable once the process has exited.
+        pidfd: AsyncFd<OwnedFd>,
+    },
+}
+
+impl ExitWatch {
+    /// Resolves once the process has exited and the rest of its group was sent SIGKILL.
+    pub(crate) async fn wait(self) -> Exit {
+        match self {
+            Self::Child {
+                pid,
+                mut child,
+                pidfd: Some(pidfd),
+            } => {
+                if let Err(e) = pidfd.readable().await {
+                    tracing::warn!(pid, "waiting on pidfd: {e}");
+                }
+                sweep(pid);
+                drop(pidfd);
+                exit_of(child.wait().await)
+            }
+            Self::Child {
+                pid,
+                mut child,
+                pidfd: None,
+            } => {
+                let exit = exit_of(child.wait().await);
+                sweep(pid);
+                exit
+            }
+            Self::Adopted { pid, pidfd } => {
+                if let Err(e) = pidfd.readable().await {
+                    tracing::warn!(pid, "waiting on pidfd: {e}");
+                }
+                sweep(pid);
+                Exit::default()
+            }
+        }
+    }
+}
+
+fn exit_of(status: io::Result<std::process::ExitStatus>) -> Exit {
+    match status {
+        Ok(s) => Exit {
+            code: s.code(),
+            signal: s.signal(),
+        },
+        Err(e) => {
+            tracing::warn!("reaping a child: {e}");
+            Exit::default()
+        }
+    }
+}
+
+/// SIGKILL to whatever is left of a process group whose leader has exited.
+fn sweep(pgid: u32) {
+    if let Err(e) = signal_group(pgid, Signal::SIGKILL) {
+        tracing::warn!(pgid, "sweeping the process group: {e}");
+    }
+}
+
+/// Sends `signal` to the process group `pgid`. A group that no longer exists is not an
+/// error. Refuses pgid 0 and 1 and the daemon's own group: `killpg` with those would
+/// reach the daemon itself or every process it may signal.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+    let raw = i32::try_from(pgid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    if raw <= 1 || Pid::from_raw(raw) == nix::unistd::getpgrp() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to signal process group {pgid}"),
+        ));
+    }
+    match nix::sys::signal::killpg(Pid::from_raw(raw), signal) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Spawns `spec` as `instance`. The error is a message for the operator.
+pub(crate) fn spawn(
+    spec: &crate::spec::ProcessSpec,
+    instance: &str,
+    log_dir: Option<&Path>,
+) -> Result<Spawned, String> {
+    let argv = super::argv(spec);
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    if let Some(dir) = &spec.work_dir {
+        if !dir.is_dir() {
+            return Err(format!("work_dir {} is not a directory", dir.display()));
+        }
+    }
+    let (stdout, stderr) = match log_dir {
+        Some(dir) => (
+            open_log(dir, instance, "stdout")?,
+            open_log(dir, instance, "stderr")?,
+        ),
+        None => (Stdio::null(), Stdio::null()),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .envs(&spec.env.0)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .kill_on_drop(false);
+    if let Some(dir) = &spec.work_dir {
+        cmd.current_dir(dir);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot execute {program:?}: {e}"))?;
+    let pid = child.id().ok_or("the child has no pid")?;
+    // The child is not reaped until its watch task says so: /proc/<pid> and the pid
+    // itself stay valid here even if it has already exited.
+    let start_time = proc_stat(pid).map(|s| s.start_time).ok();
+    let pidfd = match open_pidfd(pid) {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            tracing::warn!(
+                pid,
+                "no pidfd ({e}); the group sweep on exit happens after reaping"
+            );
+            None
+        }
+    };
+    Ok(Spawned {
+        pid,
+        start_time,
+        watch: ExitWatch::Child { pid, child, pidfd },
+    })
+}
+
+fn open_log(dir: &Path, instance: &str, stream: &str) -> Result<Stdio, String> {
+    let path = dir.join(format!("{instance}.{stream}.log"));
+    create_dir(dir)
+        .and_then(|()| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o644)
+                .open(&path)
+        })
+        .map(Stdio::from)
+        .map_err(|e| format!("cannot open log file {}: {e}", path.display()))
+}
+
+fn create_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o755).create(dir)
+}
+
+fn open_pidfd(pid: u32) -> io::Result<AsyncFd<OwnedFd>> {
+    let raw = i32::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pid = rustix::process::Pid::from_raw(raw)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    register(rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK)?)
+}
+
+/// Hands a pidfd to tokio's reactor (readable = the process has exited).
+#[allow(unsafe_code)]
+fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: `register_with_interest` requires that the descriptor be open and stay the
+    // same open file description for the life of the `AsyncFd`. An `OwnedFd` is an open
+    // descriptor that nothing else may close, it is moved into the `AsyncFd` (so only
+    // the `AsyncFd` closes it, when dropped), and its `as_raw_fd` always returns the
+    // same number.
+    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(|e| e.into_parts().1)
+}
+
+/// Takes over the process recorded in `pid_file` if it is still the same process
+/// (alive, not a zombie, same start time). A stale PID file is removed.
+pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
+    let stale = |reason: String| {
+        remove_pid_file(pid_file);
+        NotAdopted::Stale(reason)
+    };
+    let record = match read_pid_file(pid_file) {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(NotAdopted::NoPidFile),
+        Err(e) => return Err(stale(format!("unreadable PID file: {e}"))),
+    };
+    let pid = record.pid;
+    if pid <= 1 || pid == std::process::id() {
+        return Err(stale(format!("pid {pid} cannot be a supervised process")));
+    }
+    // Open the pidfd before checking the start time: if the check passes, the pidfd
+    // refers to the recorded process and not to a later one with a recycled pid.
+    let pidfd = match open_pidfd(pid) {
+        Ok(fd) => fd,
+        Err(e) => return Err(stale(format!("pid {pid} is not running ({e})"))),
+    };
+    match proc_stat(pid) {
+        Ok(stat) if matches!(stat.state, 'Z' | 'X' | 'x') => {
+            Err(stale(format!("pid {pid} has exited")))
+        }
+        Ok(stat) if stat.start_time != record.start_time => Err(stale(format!(
+            "pid {pid} is another process (start time {} instead of {})",
+            stat.start_time, record.start_time
+        ))),
+        Ok(stat) => {
+            if i64::from(stat.pgrp) != i64::from(pid) {
+                tracing::warn!(
+                    pid,
+                    pgrp = stat.pgrp,
+                    "adopted process left its process group; stopping it may not work"
+                );
+            }
+            Ok(Adopted {
+                pid,
+                since: started_at(stat.start_time),
+                watch: ExitWatch::Adopted { pid, pidfd },
+            })
+        }
+        Err(e) => Err(stale(format!("pid {pid} is not running ({e})"))),
+    }
+}
+
+/// Writes `<pid>\n<start time>\n` atomically (temporary file + rename), creating the
+/// directory (0755) if needed.
+pub(crate) fn write_pid_file(path: &Path, record: PidRecord) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        create_dir(dir)?;
+    }
+    let name = path.file_name().unwrap_or(OsStr::new("pid"));
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f: File = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)?;
+        write!(f, "{}\n{}\n", record.pid, record.start_time)?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a PID file; `Ok(None)` when there is none.
+pub(crate) fn read_pid_file(path: &Path) -> io::Result<Option<PidRecord>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut lines = text.lines().map(str::trim);
+    let invalid = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {what}", path.display()),
+        )
+    };
+    let pid = lines
+        .next()
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| invalid("no pid"))?;
+    let start_time = lines
+        .next()
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| invalid("no start time"))?;
+    Ok(Some(PidRecord { pid, start_time }))
+}
+
+/// Removes a PID file; a missing one is fine.
+pub(crate) fn remove_pid_file(path: &Path) {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("removing PID file {}: {e}", path.display()),
+    }
+}
+
+/// The fields of `/proc/<pid>/stat` we use.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ProcStat {
+    /// Field 3: `R`, `S`, `Z`…
+    pub state: char,
+    /// Field 5: the process group id.
+    pub pgrp: i32,
+    /// Field 22: start time in clock ticks after boot.
+    pub start_time: u64,
+}
+
+pub(crate) fn proc_stat(pid: u32) -> io::Result<ProcStat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat"))?).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unexpected /proc/{pid}/stat"),
+        )
+    })
+}
+
+/// Parses a `stat` line. The command name (field 2) is in parentheses and may itself
+/// contain spaces and parentheses, so the fields are counted from the *last* `)`.
+fn parse_stat(line: &str) -> Option<ProcStat> {
+    let rest = &line[line.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `fields[0]` is field 3.
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(5 - 3)?.parse().ok()?,
+        start_time: fields.get(22 - 3)?.parse().ok()?,
+    })
+}
+
+/// Wall-clock time of a start time in clock ticks after boot: now, less the time
+/// elapsed on the boot-time clock since then (to the tick, unlike `/proc/stat`'s
+/// whole-second `btime`).
+fn started_at(ticks: u64) -> Option<DateTime<Utc>> {
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    let now = Utc::now();
+    let uptime = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let uptime_ms = uptime
+        .tv_sec
+        .checked_mul(1000)?
+        .checked_add(uptime.tv_nsec / 1_000_000)?;
+    let started_ms = i64::try_from(ticks.checked_mul(1000)? / hz).ok()?;
+    now.checked_sub_signed(chrono::Duration::milliseconds(
+        uptime_ms.checked_sub(started_ms)?,
+    ))
+}
+
+/// Finds the file `exec` would run for `program`; see [`super::check_program`].
+pub(crate) fn find_program(
+    program: &str,
+    work_dir: Option<&Path>,
+    path_var: Option<&OsStr>,
+) -> Result<PathBuf, String> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        let full = match work_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        };
+        return if full.exists() {
+            Ok(full)
+        } else {
+            Err(format!("program {program:?} does not exist"))
+        };
+    }
+    let path_var = path_var.unwrap_or(OsStr::new("/bin:/usr/bin"));
+    std::env::split_paths(path_var)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| format!("program {program:?} not found on PATH"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_last_parenthesis() {
+        let line = "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(
+            parse_stat(line),
+            Some(ProcStat {
+                state: 'S',
+                pgrp: 4242,
+                start_time: 987_654
+            })
+        );
+        assert_eq!(parse_stat("1 (x) S 0"), None);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn own_stat_is_readable() {
+        let me = proc_stat(std::process::id()).expect("own /proc stat");
+        assert_eq!(me.pgrp, nix::unistd::getpgrp().as_raw());
+        let since = started_at(me.start_time).expect("start time as a date");
+        let age = Utc::now() - since;
+        assert!(
+            age >= chrono::Duration::seconds(-2) && age < chrono::Duration::hours(1),
+            "{since}"
+        );
+    }
+
+    #[test]
+    fn pid_files_round_trip() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sub/dir/web.pid");
+        assert_eq!(read_pid_file(&path).expect("missing is fine"), None);
+        let record = PidRecord {
+            pid: 1234,
+            start_time: 5678,
+        };
+        write_pid_file(&path, record).expect("write");
+        assert_eq!(fs::read_to_string(&path).expect("read"), "1234\n5678\n");
+        assert_eq!(read_pid_file(&path).expect("read"), Some(record));
+        let mode = fs::metadata(path.parent().expect("parent"))
+            .expect("dir")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(
+            fs::read_dir(path.parent().expect("parent"))
+                .expect("ls")
+                .count(),
+            1,
+            "no temp file left"
+        );
+        fs::write(&path, "1234\n").expect("write");
+        assert!(
+            read_pid_file(&path).is_err(),
+            "a pid without start time cannot be verified"
+        );
+        remove_pid_file(&path);
+        remove_pid_file(&path);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn refuses_to_signal_itself() {
+        let own = u32::try_from(nix::unistd::getpgrp().as_raw()).expect("pgid");
+        assert!(signal_group(own, Signal::SIGTERM).is_err());
+        assert!(signal_group(0, Signal::SIGTERM).is_err());
+        assert!(signal_group(1, Signal::SIGTERM).is_err());
+    }
+}
