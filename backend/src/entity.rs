@@ -1,0 +1,8 @@
+//! SeaORM entities, one per table (the schema itself lives in the `migrations` crate).
+
+pub mod process;
+pub mod process_event;
+pub mod process_instance;
+pub mod session;
+pub mod setting;
+pub mod user;

@@ -1,0 +1,179 @@
+//! Process operations: register, start, stop, unregister, status.
+
+use super::OpError;
+use crate::auth::{Permission, Principal};
+use crate::state::AppState;
+use std::time::Duration;
+use crate::store::processes;
+use std::collections::{BTreeMap, BTreeSet};
+use supervisor::{Ack, Desired, Origin, ProcessSpec, ProcessStatus, RegisterOptions, Selector, SupervisorHandle};
+
+/// Registers an API-defined spec and starts its instances; returns once the
+/// registration is persisted.
+pub async fn register(st: &AppState, who: &Principal, spec: ProcessSpec) -> Result<Ack, OpError> {
+    who.require(Permission::Operate)?;
+    let ack = st.supervisor.register(spec, RegisterOptions::api()).await?;
+    st.recorder.wait_persisted(ack.seq).await?;
+    Ok(ack)
+}
+
+/// Starts the matching instances; returns once the wish is persisted.
+pub async fn start(st: &AppState, who: &Principal, selector: Selector) -> Result<Ack, OpError> {
+    who.require(Permission::Operate)?;
+    let ack = st.supervisor.start(selector).await?;
+    st.recorder.wait_persisted(ack.seq).await?;
+    Ok(ack)
+}
+
+/// Stops the matching instances. Waits until they have stopped, at most `wait`
+/// (`None`: until done — the stop timeout and SIGKILL bound it). Returns once the
+/// wish is persisted and whether every instance had stopped within `wait`.
+pub async fn stop(
+    st: &AppState,
+    who: &Principal,
+    selector: Selector,
+    wait: Option<Duration>,
+) -> Result<(Ack, bool), OpError> {
+    who.require(Permission::Operate)?;
+    let ticket = st.supervisor.stop(selector).await?;
+    let ack = ticket.ack.clone();
+    st.recorder.wait_persisted(ack.seq).await?;
+    let done = match wait {
+        None => {
+            ticket.wait().await;
+            true
+        }
+        Some(d) => tokio::time::timeout(d, ticket.wait()).await.is_ok(),
+    };
+    Ok((ack, done))
+}
+
+/// Stops and starts the matching instances.
+pub async fn restart(st: &AppState, who: &Principal, selector: Selector) -> Result<Ack, OpError> {
+    who.require(Permission::Operate)?;
+    let ack = st.supervisor.restart(selector).await?;
+    st.recorder.wait_persisted(ack.seq).await?;
+    Ok(ack)
+}
+
+/// Stops and removes the matching instances; config-file processes are read-only here.
+pub async fn unregister(
+    st: &AppState,
+    who: &Principal,
+    selector: Selector,
+    wait: Option<Duration>,
+) -> Result<(Ack, bool), OpError> {
+    who.require(Permission::Operate)?;
+    let matching = st.supervisor.status(selector.clone()).await?;
+    if matching.is_empty() {
+        return Err(OpError::NotFound(format!("no process matches {}", describe(&selector))));
+    }
+    if let Some(locked) = matching.iter().find(|p| p.origin == Origin::Config) {
+        return Err(OpError::Conflict(format!(
+            "process {:?} is defined in the main config file and cannot be removed through the API; edit the config file instead",
+            locked.name
+        )));
+    }
+    let ticket = st.supervisor.unregister(selector).await?;
+    let ack = ticket.ack.clone();
+    let done = match wait {
+        None => {
+            ticket.wait().await;
+            true
+        }
+        Some(d) => tokio::time::timeout(d, ticket.wait()).await.is_ok(),
+    };
+    // Removal events follow the stop; persist whatever has happened by now.
+    let seq = st.supervisor.snapshot().await.map(|s| s.seq).unwrap_or(ack.seq);
+    st.recorder.wait_persisted(seq).await?;
+    Ok((ack, done))
+}
+
+/// Status of the matching instances.
+pub async fn status(st: &AppState, who: &Principal, selector: Selector) -> Result<Vec<ProcessStatus>, OpError> {
+    who.require(Permission::Read)?;
+    Ok(st.supervisor.status(selector).await?)
+}
+
+/// Every instance at the current sequence number.
+pub async fn snapshot(st: &AppState, who: &Principal) -> Result<supervisor::Snapshot, OpError> {
+    who.require(Permission::Read)?;
+    Ok(st.supervisor.snapshot().await?)
+}
+
+/// A human description of a selector for messages.
+pub fn describe(s: &Selector) -> String {
+    match s {
+        Selector::Name(n) => format!("name {n:?}"),
+        Selector::Base(b) => format!("base {b:?}"),
+        Selector::Wildcard(w) => format!("wildcard {w:?}"),
+        Selector::All => "everything".to_string(),
+    }
+}
+
+/// Each instance's wish, by instance name.
+type Wishes = BTreeMap<String, Desired>;
+
+/// Registers every process: the config file's and programs directory's (the files are
+/// the truth for their specs; stored wishes are kept), then the API-registered ones
+/// from the store. Processes still running from a previous daemon are adopted.
+/// Rows of config-defined processes that left the config are deleted.
+pub async fn restore(
+    db: &sea_orm::DatabaseConnection,
+    sup: &SupervisorHandle,
+    entries: &[(ProcessSpec, Origin)],
+) -> Result<(), OpError> {
+    let (stored, unreadable) = processes::load_all(db).await?;
+    for bad in &unreadable {
+        tracing::error!(process = %bad.name, reason = %bad.reason, "a stored registration cannot be read; it is left in the store and not started");
+    }
+    let mut by_name: BTreeMap<String, processes::StoredProcess> =
+        stored.into_iter().map(|s| (s.spec.name.clone(), s)).collect();
+    let from_files: BTreeSet<&str> = entries.iter().map(|(spec, _)| spec.name.as_str()).collect();
+
+    let mut plan: Vec<(ProcessSpec, Origin, Option<Wishes>)> = Vec::new();
+    for (spec, origin) in entries {
+        let wishes = by_name.remove(&spec.name).map(|s| {
+            spec.instance_names()
+                .into_iter()
+                .map(|n| {
+                    let d = s.instances.get(&n).copied().unwrap_or(Desired::Running);
+                    (n, d)
+                })
+                .collect()
+        });
+        plan.push((spec.clone(), *origin, wishes));
+    }
+    for (name, s) in by_name {
+        match s.origin {
+            Origin::Api if !from_files.contains(name.as_str()) => plan.push((s.spec, Origin::Api, Some(s.instances))),
+            Origin::Api => tracing::warn!(process = %name, "an API-registered process has the name of a configured one; the configured one wins"),
+            _ => {
+                tracing::info!(process = %name, "no longer in the configuration: removing it from the store");
+                processes::delete(db, &name).await?;
+            }
+        }
+    }
+    // Lower priority first; names break ties so boots are repeatable.
+    plan.sort_by(|a, b| (a.0.priority, &a.0.name).cmp(&(b.0.priority, &b.0.name)));
+    for (spec, origin, instances) in plan {
+        let name = spec.name.clone();
+        let opts = RegisterOptions { origin, instances, start: true, adopt: true };
+        match sup.register(spec, opts).await {
+            Ok(ack) => {
+                for (n, why) in ack.failed {
+                    tracing::error!(process = %n, reason = %why, "could not start");
+                }
+            }
+            Err(e) => {
+                if origin == Origin::Api {
+                    tracing::error!(process = %name, error = %e, "a stored registration could not be restored");
+                } else {
+                    return Err(OpError::Invalid(vec![(format!("processes.{name}"), e.to_string())]));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+

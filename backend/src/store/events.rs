@@ -1,0 +1,105 @@
+//! Process history rows.
+
+use crate::entity::process_event;
+use crate::error::StoreError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde::{Deserialize, Serialize};
+use supervisor::{Event, EventKind};
+
+/// One history row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Row id (increasing).
+    pub id: i64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Instance name.
+    pub name: String,
+    /// Event kind (`started`, `exited`, …).
+    pub kind: String,
+    /// Process id, when there was one.
+    pub pid: Option<i64>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Terminating signal.
+    pub signal: Option<i32>,
+    /// The whole event.
+    pub detail: serde_json::Value,
+}
+
+/// Whether an event belongs in the history (process lifecycle, not bookkeeping).
+pub fn is_history(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Started { .. }
+            | EventKind::Adopted { .. }
+            | EventKind::SpawnFailed { .. }
+            | EventKind::Stopping { .. }
+            | EventKind::Killed { .. }
+            | EventKind::Exited { .. }
+            | EventKind::Registered { .. }
+            | EventKind::Unregistered
+    )
+}
+
+/// The row for an event.
+pub fn row(run_id: &str, e: &Event) -> process_event::ActiveModel {
+    let (pid, exit_code, signal) = match &e.kind {
+        EventKind::Started { pid, .. }
+        | EventKind::Adopted { pid }
+        | EventKind::Stopping { pid, .. }
+        | EventKind::Killed { pid }
+        | EventKind::Running { pid } => (Some(i64::from(*pid)), None, None),
+        EventKind::Exited { pid, code, signal, .. } => (Some(i64::from(*pid)), *code, *signal),
+        _ => (None, None, None),
+    };
+    let mut detail = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = detail.as_object_mut() {
+        // The status snapshot is large and reconstructible; keep the row small.
+        obj.remove("status");
+    }
+    process_event::ActiveModel {
+        run_id: Set(run_id.to_string()),
+        seq: Set(e.seq as i64),
+        at: Set(e.at),
+        name: Set(e.name.clone()),
+        kind: Set(e.kind.name().to_string()),
+        pid: Set(pid),
+        exit_code: Set(exit_code),
+        signal: Set(signal),
+        detail: Set(detail.to_string()),
+        ..Default::default()
+    }
+}
+
+/// Inserts rows in one statement.
+pub async fn insert_many(db: &impl ConnectionTrait, rows: Vec<process_event::ActiveModel>) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    process_event::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The newest `limit` entries, newest first, optionally for one instance.
+pub async fn list(db: &impl ConnectionTrait, name: Option<&str>, limit: u64) -> Result<Vec<HistoryEntry>, StoreError> {
+    let mut q = process_event::Entity::find().order_by_desc(process_event::Column::Id).limit(limit);
+    if let Some(n) = name {
+        q = q.filter(process_event::Column::Name.eq(n));
+    }
+    Ok(q.all(db)
+        .await?
+        .into_iter()
+        .map(|m| HistoryEntry {
+            id: m.id,
+            at: m.at,
+            name: m.name,
+            kind: m.kind,
+            pid: m.pid,
+            exit_code: m.exit_code,
+            signal: m.signal,
+            detail: serde_json::from_str(&m.detail).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}
