@@ -42,7 +42,9 @@ impl From<supervisor::Error> for OpError {
     fn from(e: supervisor::Error) -> Self {
         match e {
             supervisor::Error::InvalidSpec(list) => OpError::Invalid(list),
-            supervisor::Error::AlreadyExists(name) => OpError::Conflict(format!("process {name:?} is already registered")),
+            supervisor::Error::AlreadyExists(name) => {
+                OpError::Conflict(format!("process {name:?} is already registered"))
+            }
             supervisor::Error::NotFound(what) => OpError::NotFound(format!("no process matches {what:?}")),
             supervisor::Error::ShutDown => OpError::Unavailable,
         }

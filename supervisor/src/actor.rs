@@ -62,12 +62,7 @@ pub struct SupervisorConfig {
 impl SupervisorConfig {
     /// PID files in `pid_dir`, output discarded, broadcast capacity 4096, no sink.
     pub fn new(pid_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            pid_dir: pid_dir.into(),
-            log_dir: None,
-            event_capacity: 4096,
-            sink: None,
-        }
+        Self { pid_dir: pid_dir.into(), log_dir: None, event_capacity: 4096, sink: None }
     }
 }
 
@@ -248,15 +243,8 @@ impl Actor {
                 let _ = reply.send(self.spec(&name));
             }
             Command::Snapshot { reply } => {
-                let processes = self
-                    .instances
-                    .iter()
-                    .map(|(name, i)| i.status(name))
-                    .collect();
-                let _ = reply.send(Snapshot {
-                    seq: self.seq,
-                    processes,
-                });
+                let processes = self.instances.iter().map(|(name, i)| i.status(name)).collect();
+                let _ = reply.send(Snapshot { seq: self.seq, processes });
             }
             Command::Shutdown { reply } => self.begin_shutdown(reply),
         }
@@ -267,10 +255,7 @@ impl Actor {
     fn register(&mut self, spec: ProcessSpec, opts: RegisterOptions) -> Result<Ack> {
         self.refuse_during_shutdown()?;
         let mut problems = spec.validate();
-        if !problems
-            .iter()
-            .any(|(key, _)| matches!(*key, "command" | "args"))
-        {
+        if !problems.iter().any(|(key, _)| matches!(*key, "command" | "args")) {
             if let Err(e) = process::check_program(&spec) {
                 problems.push(("command", e));
             }
@@ -278,11 +263,7 @@ impl Actor {
         let all = spec.instance_names();
         let wishes: Vec<(String, Desired)> = match &opts.instances {
             None => {
-                let desired = if opts.start {
-                    Desired::Running
-                } else {
-                    Desired::Stopped
-                };
+                let desired = if opts.start { Desired::Running } else { Desired::Stopped };
                 all.iter().map(|name| (name.clone(), desired)).collect()
             }
             Some(map) => {
@@ -290,57 +271,27 @@ impl Actor {
                     problems.push(("instances", "no instance to restore".to_string()));
                 }
                 for name in map.keys().filter(|n| !all.contains(n)) {
-                    problems.push((
-                        "instances",
-                        format!("{name:?} is not an instance of {:?}", spec.name),
-                    ));
+                    problems.push(("instances", format!("{name:?} is not an instance of {:?}", spec.name)));
                 }
-                all.iter()
-                    .filter_map(|name| map.get(name).map(|d| (name.clone(), *d)))
-                    .collect()
+                all.iter().filter_map(|name| map.get(name).map(|d| (name.clone(), *d))).collect()
             }
         };
         if !problems.is_empty() {
-            return Err(Error::InvalidSpec(
-                problems
-                    .into_iter()
-                    .map(|(k, m)| (k.to_string(), m))
-                    .collect(),
-            ));
+            return Err(Error::InvalidSpec(problems.into_iter().map(|(k, m)| (k.to_string(), m)).collect()));
         }
         // Spec names and instance names share one namespace: `spec("web-1")` and
         // `Selector::Name("web-1")` must each mean one thing.
-        let taken =
-            |name: &String| self.specs.contains_key(name) || self.instances.contains_key(name);
-        if let Some(name) = std::iter::once(&spec.name)
-            .chain(wishes.iter().map(|(n, _)| n))
-            .find(|n| taken(n))
-        {
+        let taken = |name: &String| self.specs.contains_key(name) || self.instances.contains_key(name);
+        if let Some(name) = std::iter::once(&spec.name).chain(wishes.iter().map(|(n, _)| n)).find(|n| taken(n)) {
             return Err(Error::AlreadyExists(name.clone()));
         }
 
         let origin = opts.origin;
         let base = spec.name.clone();
-        let pid_files: Vec<PathBuf> = wishes
-            .iter()
-            .map(|(name, _)| process::pid_file(&spec, name, &self.pid_dir))
-            .collect();
-        self.emit(
-            &base,
-            EventKind::Registered {
-                spec: spec.clone(),
-                origin,
-            },
-            None,
-        );
-        self.specs.insert(
-            base.clone(),
-            Registration {
-                spec,
-                origin,
-                instances: wishes.len(),
-            },
-        );
+        let pid_files: Vec<PathBuf> =
+            wishes.iter().map(|(name, _)| process::pid_file(&spec, name, &self.pid_dir)).collect();
+        self.emit(&base, EventKind::Registered { spec: spec.clone(), origin }, None);
+        self.specs.insert(base.clone(), Registration { spec, origin, instances: wishes.len() });
         for ((name, desired), pid_file) in wishes.iter().zip(pid_files) {
             let instance = Instance {
                 base: base.clone(),
@@ -383,11 +334,7 @@ impl Actor {
         }
         let mut names: Vec<String> = wishes.into_iter().map(|(n, _)| n).collect();
         names.sort();
-        Ok(Ack {
-            seq: self.seq,
-            names,
-            failed,
-        })
+        Ok(Ack { seq: self.seq, names, failed })
     }
 
     fn start(&mut self, selector: &Selector) -> Result<Ack> {
@@ -402,12 +349,7 @@ impl Actor {
             }
             if inst.desired != Desired::Running {
                 inst.desired = Desired::Running;
-                self.emit_instance(
-                    name,
-                    EventKind::DesiredChanged {
-                        desired: Desired::Running,
-                    },
-                );
+                self.emit_instance(name, EventKind::DesiredChanged { desired: Desired::Running });
             }
             let inst = self.instance_mut(name);
             match inst.state {
@@ -425,11 +367,7 @@ impl Actor {
                 }
             }
         }
-        Ok(Ack {
-            seq: self.seq,
-            names: sorted(names),
-            failed,
-        })
+        Ok(Ack { seq: self.seq, names: sorted(names), failed })
     }
 
     fn stop(&mut self, selector: &Selector) -> Result<StopTicket> {
@@ -439,14 +377,7 @@ impl Actor {
         for name in names.iter().rev() {
             self.stop_instance(name, &mut done);
         }
-        Ok(StopTicket {
-            ack: Ack {
-                seq: self.seq,
-                names: sorted(names),
-                failed: Vec::new(),
-            },
-            done,
-        })
+        Ok(StopTicket { ack: Ack { seq: self.seq, names: sorted(names), failed: Vec::new() }, done })
     }
 
     fn unregister(&mut self, selector: &Selector) -> Result<StopTicket> {
@@ -460,14 +391,7 @@ impl Actor {
                 self.remove_instance(name);
             }
         }
-        Ok(StopTicket {
-            ack: Ack {
-                seq: self.seq,
-                names: sorted(names),
-                failed: Vec::new(),
-            },
-            done,
-        })
+        Ok(StopTicket { ack: Ack { seq: self.seq, names: sorted(names), failed: Vec::new() }, done })
     }
 
     fn status(&self, selector: &Selector) -> Result<Vec<ProcessStatus>> {
@@ -489,10 +413,7 @@ impl Actor {
             Some(inst) => inst.base.as_str(),
             None => return Err(Error::NotFound(name.to_string())),
         };
-        let reg = self
-            .specs
-            .get(base)
-            .ok_or_else(|| Error::NotFound(name.to_string()))?;
+        let reg = self.specs.get(base).ok_or_else(|| Error::NotFound(name.to_string()))?;
         Ok((reg.spec.clone(), reg.origin))
     }
 
@@ -505,9 +426,7 @@ impl Actor {
             inst.start_after_stop = false;
             match inst.state {
                 ProcessState::Backoff { .. } => self.cancel_timer(name),
-                ProcessState::Starting { .. } | ProcessState::Running { .. } => {
-                    self.stop_process(name)
-                }
+                ProcessState::Starting { .. } | ProcessState::Running { .. } => self.stop_process(name),
                 _ => {}
             }
         }
@@ -538,12 +457,7 @@ impl Actor {
             self.cancel_timer(name);
         }
         if wish_changed || was_backoff {
-            self.emit_instance(
-                name,
-                EventKind::DesiredChanged {
-                    desired: Desired::Stopped,
-                },
-            );
+            self.emit_instance(name, EventKind::DesiredChanged { desired: Desired::Stopped });
         }
         if self.instance_mut(name).state.is_alive() {
             self.stop_process(name);
@@ -556,15 +470,8 @@ impl Actor {
     /// Sends the stop signal to a live process's group and arms the stop timeout.
     /// A process already stopping is left to its timeout.
     fn stop_process(&mut self, name: &str) {
-        let inst = self
-            .instances
-            .get_mut(name)
-            .expect("stop_process: instance exists");
-        let spec = &self
-            .specs
-            .get(&inst.base)
-            .expect("an instance's spec is registered")
-            .spec;
+        let inst = self.instances.get_mut(name).expect("stop_process: instance exists");
+        let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let (signal, timeout) = (spec.stop_signal.0, spec.stop_timeout);
         let pid = match inst.state {
             ProcessState::Starting { pid, .. } | ProcessState::Running { pid, .. } => pid,
@@ -574,30 +481,17 @@ impl Actor {
         if let Err(e) = process::signal_group(pid, signal) {
             tracing::warn!(instance = name, pid, "sending {signal}: {e}");
         }
-        inst.state = ProcessState::Stopping {
-            pid,
-            since: Utc::now(),
-        };
+        inst.state = ProcessState::Stopping { pid, since: Utc::now() };
         inst.stop_requested = true;
         self.set_timer(name, TimerKind::StopTimeout, timeout);
-        self.emit_instance(
-            name,
-            EventKind::Stopping {
-                pid,
-                signal: signal.as_str().to_string(),
-            },
-        );
+        self.emit_instance(name, EventKind::Stopping { pid, signal: signal.as_str().to_string() });
     }
 
     /// Spawns the instance's process (`attempt` 0 for a start on request). On failure
     /// the instance is `Fatal` and the error is returned for [`Ack::failed`].
     fn spawn(&mut self, name: &str, attempt: u32) -> std::result::Result<(), String> {
         let inst = self.instances.get(name).expect("spawn: instance exists");
-        let spec = &self
-            .specs
-            .get(&inst.base)
-            .expect("an instance's spec is registered")
-            .spec;
+        let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let start_duration = spec.start_duration;
         let spawned = match process::spawn(spec, name, self.log_dir.as_deref()) {
             Ok(spawned) => spawned,
@@ -608,35 +502,18 @@ impl Actor {
                     _ => error.clone(),
                 };
                 self.instance_mut(name).state = ProcessState::Fatal { reason };
-                self.emit_instance(
-                    name,
-                    EventKind::SpawnFailed {
-                        error: error.clone(),
-                        decision,
-                    },
-                );
+                self.emit_instance(name, EventKind::SpawnFailed { error: error.clone(), decision });
                 return Err(error);
             }
         };
         let pid = spawned.pid;
         match spawned.start_time {
             Some(start_time) => {
-                if let Err(e) =
-                    process::write_pid_file(&inst.pid_file, PidRecord { pid, start_time })
-                {
-                    tracing::warn!(
-                        instance = name,
-                        pid,
-                        "writing PID file {}: {e}",
-                        inst.pid_file.display()
-                    );
+                if let Err(e) = process::write_pid_file(&inst.pid_file, PidRecord { pid, start_time }) {
+                    tracing::warn!(instance = name, pid, "writing PID file {}: {e}", inst.pid_file.display());
                 }
             }
-            None => tracing::warn!(
-                instance = name,
-                pid,
-                "no start time: no PID file, so no re-adoption"
-            ),
+            None => tracing::warn!(instance = name, pid, "no start time: no PID file, so no re-adoption"),
         }
         let generation = self.next_generation();
         let now = Utc::now();
@@ -691,40 +568,22 @@ impl Actor {
         let name = name.to_string();
         self.watchers.spawn(async move {
             let exit = watch.wait().await;
-            Exited {
-                name,
-                generation,
-                pid,
-                exit,
-            }
+            Exited { name, generation, pid, exit }
         });
     }
 
     fn on_exit(&mut self, exited: Exited) {
-        let Exited {
-            name,
-            generation,
-            pid,
-            exit,
-        } = exited;
+        let Exited { name, generation, pid, exit } = exited;
         let Some(inst) = self.instances.get_mut(&name) else {
             return;
         };
         if inst.generation != generation || !inst.state.is_alive() {
-            tracing::debug!(
-                instance = name,
-                pid,
-                "ignoring the exit of a replaced process"
-            );
+            tracing::debug!(instance = name, pid, "ignoring the exit of a replaced process");
             return;
         }
         process::remove_pid_file(&inst.pid_file);
         let uptime = inst.started.take().map(|s| s.elapsed()).unwrap_or_default();
-        let spec = &self
-            .specs
-            .get(&inst.base)
-            .expect("an instance's spec is registered")
-            .spec;
+        let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let requested = inst.stop_requested;
         let decision = policy::on_exit(spec, inst.desired, requested, inst.restarts);
         if policy::failed_start(spec, requested, uptime) {
@@ -742,31 +601,15 @@ impl Actor {
         inst.stop_requested = false;
         inst.state = match &decision {
             Decision::Stop => ProcessState::Stopped,
-            Decision::Restart { after, attempt } => ProcessState::Backoff {
-                attempt: *attempt,
-                until: at(now, *after),
-            },
-            Decision::NoRestart => ProcessState::Exited {
-                code: exit.code,
-                signal: exit.signal,
-                at: now,
-            },
-            Decision::GiveUp { reason } => ProcessState::Fatal {
-                reason: reason.clone(),
-            },
+            Decision::Restart { after, attempt } => ProcessState::Backoff { attempt: *attempt, until: at(now, *after) },
+            Decision::NoRestart => ProcessState::Exited { code: exit.code, signal: exit.signal, at: now },
+            Decision::GiveUp { reason } => ProcessState::Fatal { reason: reason.clone() },
         };
         self.cancel_timer(&name);
         if let Decision::Restart { after, .. } = &decision {
             self.set_timer(&name, TimerKind::RestartDue, *after);
         }
-        let kind = EventKind::Exited {
-            pid,
-            code: exit.code,
-            signal: exit.signal,
-            uptime,
-            requested,
-            decision,
-        };
+        let kind = EventKind::Exited { pid, code: exit.code, signal: exit.signal, uptime, requested, decision };
         self.emit_instance(&name, kind);
 
         let shutting_down = self.shutdown.is_some();
@@ -827,13 +670,7 @@ impl Actor {
         let Some(inst) = self.instances.remove(name) else {
             return;
         };
-        self.emit(
-            name,
-            EventKind::InstanceRemoved {
-                base: inst.base.clone(),
-            },
-            None,
-        );
+        self.emit(name, EventKind::InstanceRemoved { base: inst.base.clone() }, None);
         if let Some(reg) = self.specs.get_mut(&inst.base) {
             reg.instances = reg.instances.saturating_sub(1);
             if reg.instances == 0 {
@@ -851,13 +688,7 @@ impl Actor {
     /// Numbers an event and publishes it: sink first (durable, in order), then broadcast.
     fn emit(&mut self, name: &str, kind: EventKind, status: Option<ProcessStatus>) {
         self.seq += 1;
-        let event = Arc::new(Event {
-            seq: self.seq,
-            at: Utc::now(),
-            name: name.to_string(),
-            kind,
-            status,
-        });
+        let event = Arc::new(Event { seq: self.seq, at: Utc::now(), name: name.to_string(), kind, status });
         if let Some(sink) = &self.sink {
             if sink.send(event.clone()).is_err() {
                 tracing::error!("the event sink is closed; events are no longer recorded");
@@ -877,14 +708,7 @@ impl Actor {
     fn set_timer(&mut self, name: &str, kind: TimerKind, after: Duration) {
         self.cancel_timer(name);
         let generation = self.instances.get(name).map_or(0, |i| i.generation);
-        let key = self.timers.insert(
-            Timer {
-                name: name.to_string(),
-                generation,
-                kind,
-            },
-            after.min(MAX_DELAY),
-        );
+        let key = self.timers.insert(Timer { name: name.to_string(), generation, kind }, after.min(MAX_DELAY));
         self.instance_mut(name).timer = Some(key);
     }
 
@@ -900,9 +724,7 @@ impl Actor {
     }
 
     fn instance_mut(&mut self, name: &str) -> &mut Instance {
-        self.instances
-            .get_mut(name)
-            .expect("the instance exists: names come from the instance map")
+        self.instances.get_mut(name).expect("the instance exists: names come from the instance map")
     }
 
     /// The matching instance names, by start order (priority, then name).
@@ -946,8 +768,5 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
 
 /// `now + after`, saturating.
 fn at(now: DateTime<Utc>, after: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(after.min(MAX_DELAY))
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(now)
+    chrono::Duration::from_std(after.min(MAX_DELAY)).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(now)
 }

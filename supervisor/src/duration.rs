@@ -54,9 +54,7 @@ impl de::Visitor<'_> for Visitor {
         if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
             Ok(Duration::from_nanos(v as u64))
         } else {
-            Err(E::custom(format!(
-                "invalid duration {v}: use a string like \"30s\" or integer nanoseconds"
-            )))
+            Err(E::custom(format!("invalid duration {v}: use a string like \"30s\" or integer nanoseconds")))
         }
     }
 }
@@ -121,12 +119,7 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for d in [
-            Duration::ZERO,
-            Duration::from_millis(250),
-            Duration::from_secs(90),
-            Duration::from_secs(3600),
-        ] {
+        for d in [Duration::ZERO, Duration::from_millis(250), Duration::from_secs(90), Duration::from_secs(3600)] {
             assert_eq!(parse(&format(d)), Ok(d), "{}", format(d));
         }
     }

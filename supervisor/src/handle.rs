@@ -30,12 +30,7 @@ pub struct RegisterOptions {
 impl RegisterOptions {
     /// A new registration from the API: start everything, nothing to adopt.
     pub fn api() -> Self {
-        Self {
-            origin: Origin::Api,
-            instances: None,
-            start: true,
-            adopt: false,
-        }
+        Self { origin: Origin::Api, instances: None, start: true, adopt: false }
     }
 }
 
@@ -134,19 +129,13 @@ impl SupervisorHandle {
     /// Registers a spec (all its instances). Fails with [`Error::InvalidSpec`] or
     /// [`Error::AlreadyExists`] (for the spec name or any instance name).
     pub async fn register(&self, spec: ProcessSpec, opts: RegisterOptions) -> Result<Ack> {
-        self.call(|reply| Command::Register {
-            spec: Box::new(spec),
-            opts,
-            reply,
-        })
-        .await
+        self.call(|reply| Command::Register { spec: Box::new(spec), opts, reply }).await
     }
 
     /// Stops and removes the matching instances; a spec goes when its last instance goes.
     /// [`Error::NotFound`] when nothing matches.
     pub async fn unregister(&self, selector: Selector) -> Result<StopTicket> {
-        self.call(|reply| Command::Unregister { selector, reply })
-            .await
+        self.call(|reply| Command::Unregister { selector, reply }).await
     }
 
     /// Marks the matching instances as wanted running and starts those not alive.
@@ -184,9 +173,7 @@ impl SupervisorHandle {
     /// snapshot, then apply the events whose `seq` is greater than the snapshot's.
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Snapshot { reply })
-            .map_err(|_| Error::ShutDown)?;
+        self.tx.send(Command::Snapshot { reply }).map_err(|_| Error::ShutDown)?;
         rx.await.map_err(|_| Error::ShutDown)
     }
 

@@ -18,19 +18,11 @@ use std::time::Duration;
 /// * wished running and `auto_restart` → [`Decision::Restart`] after `restart_interval`,
 ///   as attempt `restarts + 1`;
 /// * otherwise → [`Decision::NoRestart`].
-pub(crate) fn on_exit(
-    spec: &ProcessSpec,
-    desired: Desired,
-    stop_requested: bool,
-    restarts: u32,
-) -> Decision {
+pub(crate) fn on_exit(spec: &ProcessSpec, desired: Desired, stop_requested: bool, restarts: u32) -> Decision {
     if stop_requested {
         Decision::Stop
     } else if desired == Desired::Running && spec.auto_restart {
-        Decision::Restart {
-            after: spec.restart_interval,
-            attempt: restarts.saturating_add(1),
-        }
+        Decision::Restart { after: spec.restart_interval, attempt: restarts.saturating_add(1) }
     } else {
         Decision::NoRestart
     }
@@ -39,9 +31,7 @@ pub(crate) fn on_exit(
 /// The decision after a process could not be spawned: give up until started again.
 /// (A missing program or work_dir does not fix itself by retrying.)
 pub(crate) fn on_spawn_failure(error: &str) -> Decision {
-    Decision::GiveUp {
-        reason: format!("spawn failed: {error}"),
-    }
+    Decision::GiveUp { reason: format!("spawn failed: {error}") }
 }
 
 /// True when an exit that was not asked for came before `start_duration`: the process
@@ -67,10 +57,7 @@ mod tests {
     #[test]
     fn exit_decisions() {
         use Desired::{Running, Stopped};
-        let restart = |after_ms: u32, attempt| Decision::Restart {
-            after: MS * after_ms,
-            attempt,
-        };
+        let restart = |after_ms: u32, attempt| Decision::Restart { after: MS * after_ms, attempt };
         // (auto_restart, interval ms, desired, stop requested, restarts so far) → decision
         let table = [
             (true, 100, Running, true, 0, Decision::Stop),
@@ -83,14 +70,8 @@ mod tests {
             (false, 100, Running, false, 0, Decision::NoRestart),
             (false, 100, Stopped, false, 0, Decision::NoRestart),
         ];
-        for (i, (auto, interval, desired, requested, restarts, want)) in
-            table.into_iter().enumerate()
-        {
-            assert_eq!(
-                on_exit(&spec(auto, interval), desired, requested, restarts),
-                want,
-                "row {i}"
-            );
+        for (i, (auto, interval, desired, requested, restarts, want)) in table.into_iter().enumerate() {
+            assert_eq!(on_exit(&spec(auto, interval), desired, requested, restarts), want, "row {i}");
         }
     }
 
@@ -113,11 +94,6 @@ mod tests {
 
     #[test]
     fn spawn_failures_give_up() {
-        assert_eq!(
-            on_spawn_failure("no such file"),
-            Decision::GiveUp {
-                reason: "spawn failed: no such file".into()
-            }
-        );
+        assert_eq!(on_spawn_failure("no such file"), Decision::GiveUp { reason: "spawn failed: no such file".into() });
     }
 }

@@ -17,14 +17,12 @@ use std::path::{Path, PathBuf};
 mod unix;
 
 pub(crate) use unix::{
-    adopt, find_program, remove_pid_file, signal_group, spawn, write_pid_file, ExitWatch,
-    NotAdopted,
+    adopt, find_program, remove_pid_file, signal_group, spawn, write_pid_file, ExitWatch, NotAdopted,
 };
 
 /// Characters that make a `command` string shell syntax rather than a plain argv.
-const SHELL_CHARS: &[char] = &[
-    '|', '&', ';', '<', '>', '*', '?', '`', '$', '"', '\'', '(', ')', '{', '}', '[', ']', '~', '\n',
-];
+const SHELL_CHARS: &[char] =
+    &['|', '&', ';', '<', '>', '*', '?', '`', '$', '"', '\'', '(', ')', '{', '}', '[', ']', '~', '\n'];
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,16 +64,11 @@ pub(crate) fn pid_file(spec: &ProcessSpec, instance: &str, pid_dir: &Path) -> Pa
     let Some(path) = &spec.pid_file else {
         return pid_dir.join(format!("{instance}.pid"));
     };
-    let suffix = instance
-        .strip_prefix(spec.name.as_str())
-        .unwrap_or_default();
+    let suffix = instance.strip_prefix(spec.name.as_str()).unwrap_or_default();
     if suffix.is_empty() {
         return path.clone();
     }
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let name = match path.extension() {
         Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
         None => format!("{stem}{suffix}"),
@@ -91,12 +84,7 @@ pub(crate) fn check_program(spec: &ProcessSpec) -> Result<(), String> {
     let Some(program) = argv.first() else {
         return Err("a command or args is required".into());
     };
-    let path_var = spec
-        .env
-        .0
-        .get("PATH")
-        .map(Into::into)
-        .or_else(|| std::env::var_os("PATH"));
+    let path_var = spec.env.0.get("PATH").map(Into::into).or_else(|| std::env::var_os("PATH"));
     find_program(program, spec.work_dir.as_deref(), path_var.as_deref()).map(|_| ())
 }
 
@@ -114,10 +102,7 @@ mod tests {
             ("sleep 300", &["sleep", "300"]),
             ("  sleep\t300  ", &["sleep", "300"]),
             ("exit 3; true", &["/bin/sh", "-c", "exit 3; true"]),
-            (
-                "sleep 300 & sleep 300",
-                &["/bin/sh", "-c", "sleep 300 & sleep 300"],
-            ),
+            ("sleep 300 & sleep 300", &["/bin/sh", "-c", "sleep 300 & sleep 300"]),
             ("echo $HOME", &["/bin/sh", "-c", "echo $HOME"]),
             ("ls ~", &["/bin/sh", "-c", "ls ~"]),
             ("sh -c 'exit 3'", &["/bin/sh", "-c", "sh -c 'exit 3'"]),
@@ -149,18 +134,12 @@ mod tests {
     fn programs_are_looked_up_like_exec_does() {
         assert!(check_program(&spec("sh -c true")).is_ok());
         assert!(check_program(&spec("/bin/sh -c true")).is_ok());
-        assert!(
-            check_program(&spec("exit 3; true")).is_ok(),
-            "shell commands run /bin/sh"
-        );
+        assert!(check_program(&spec("exit 3; true")).is_ok(), "shell commands run /bin/sh");
         let e = check_program(&spec("no-such-program-provisr --flag")).expect_err("missing");
         assert!(e.contains("no-such-program-provisr"), "{e}");
         assert!(check_program(&spec("/no/such/program")).is_err());
         let mut s = spec("./sh");
-        assert!(
-            check_program(&s).is_err(),
-            "relative to the daemon's cwd, no ./sh"
-        );
+        assert!(check_program(&s).is_err(), "relative to the daemon's cwd, no ./sh");
         s.work_dir = Some("/bin".into());
         assert!(check_program(&s).is_ok(), "relative to work_dir");
         let mut s = spec("sh");

@@ -93,9 +93,7 @@ impl ProcessSpec {
         if self.instances <= 1 {
             vec![self.name.clone()]
         } else {
-            (1..=self.instances)
-                .map(|i| format!("{}-{i}", self.name))
-                .collect()
+            (1..=self.instances).map(|i| format!("{}-{i}", self.name)).collect()
         }
     }
 
@@ -106,16 +104,10 @@ impl ProcessSpec {
         if let Err(e) = validate_name(&self.name) {
             errs.push(("name", e));
         }
-        let has_command = self
-            .command
-            .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
+        let has_command = self.command.as_deref().is_some_and(|c| !c.trim().is_empty());
         match (has_command, self.args.is_empty()) {
             (false, true) => errs.push(("command", "a command or args is required".to_string())),
-            (true, false) => errs.push((
-                "args",
-                "command and args are mutually exclusive".to_string(),
-            )),
+            (true, false) => errs.push(("args", "command and args are mutually exclusive".to_string())),
             _ => {}
         }
         if self.args.first().is_some_and(|a| a.is_empty()) {
@@ -126,20 +118,14 @@ impl ProcessSpec {
         }
         if let Some(dir) = &self.work_dir {
             if !dir.is_absolute() {
-                errs.push((
-                    "work_dir",
-                    format!("must be an absolute path, got {}", dir.display()),
-                ));
+                errs.push(("work_dir", format!("must be an absolute path, got {}", dir.display())));
             } else if !dir.is_dir() {
                 errs.push(("work_dir", format!("{} is not a directory", dir.display())));
             }
         }
         if let Some(p) = &self.pid_file {
             if !p.is_absolute() {
-                errs.push((
-                    "pid_file",
-                    format!("must be an absolute path, got {}", p.display()),
-                ));
+                errs.push(("pid_file", format!("must be an absolute path, got {}", p.display())));
             }
         }
         for key in self.env.0.keys() {
@@ -162,13 +148,8 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err(format!("invalid name {name:?}"));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "invalid character {c:?} in name {name:?}: allowed are A-Z a-z 0-9 . _ -"
-        ));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("invalid character {c:?} in name {name:?}: allowed are A-Z a-z 0-9 . _ -"));
     }
     Ok(())
 }
@@ -208,9 +189,9 @@ impl<'de> Deserialize<'de> for Env {
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<Env, A::Error> {
                 let mut out = BTreeMap::new();
                 while let Some(item) = s.next_element::<String>()? {
-                    let (k, v) = item.split_once('=').ok_or_else(|| {
-                        de::Error::custom(format!("env entry {item:?} is not KEY=VALUE"))
-                    })?;
+                    let (k, v) = item
+                        .split_once('=')
+                        .ok_or_else(|| de::Error::custom(format!("env entry {item:?} is not KEY=VALUE")))?;
                     out.insert(k.to_string(), v.to_string());
                 }
                 Ok(Env(out))
@@ -236,19 +217,11 @@ impl StopSignal {
         use std::str::FromStr;
         let t = s.trim();
         if let Ok(n) = t.parse::<i32>() {
-            return nix::sys::signal::Signal::try_from(n)
-                .map(Self)
-                .map_err(|_| format!("unknown signal number {n}"));
+            return nix::sys::signal::Signal::try_from(n).map(Self).map_err(|_| format!("unknown signal number {n}"));
         }
         let upper = t.to_ascii_uppercase();
-        let name = if upper.starts_with("SIG") {
-            upper
-        } else {
-            format!("SIG{upper}")
-        };
-        nix::sys::signal::Signal::from_str(&name)
-            .map(Self)
-            .map_err(|_| format!("unknown signal {s:?}"))
+        let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+        nix::sys::signal::Signal::from_str(&name).map(Self).map_err(|_| format!("unknown signal {s:?}"))
     }
 }
 
@@ -286,23 +259,17 @@ mod tests {
 
     #[test]
     fn env_accepts_map_and_list() {
-        let a: ProcessSpec =
-            serde_json::from_str(r#"{"name":"a","command":"x","env":{"A":"1"}}"#).expect("map");
-        let b: ProcessSpec =
-            serde_json::from_str(r#"{"name":"a","command":"x","env":["A=1"]}"#).expect("list");
+        let a: ProcessSpec = serde_json::from_str(r#"{"name":"a","command":"x","env":{"A":"1"}}"#).expect("map");
+        let b: ProcessSpec = serde_json::from_str(r#"{"name":"a","command":"x","env":["A=1"]}"#).expect("list");
         assert_eq!(a.env, b.env);
-        assert!(
-            serde_json::from_str::<ProcessSpec>(r#"{"name":"a","command":"x","env":["A"]}"#)
-                .is_err()
-        );
+        assert!(serde_json::from_str::<ProcessSpec>(r#"{"name":"a","command":"x","env":["A"]}"#).is_err());
     }
 
     #[test]
     fn durations_accept_strings_and_nanoseconds() {
-        let s: ProcessSpec = serde_json::from_str(
-            r#"{"name":"a","command":"x","stop_timeout":"2s","restart_interval":500000000}"#,
-        )
-        .expect("spec");
+        let s: ProcessSpec =
+            serde_json::from_str(r#"{"name":"a","command":"x","stop_timeout":"2s","restart_interval":500000000}"#)
+                .expect("spec");
         assert_eq!(s.stop_timeout, Duration::from_secs(2));
         assert_eq!(s.restart_interval, Duration::from_millis(500));
     }

@@ -70,9 +70,7 @@ impl ProcessState {
     /// The live process id, if a process exists in this state.
     pub fn pid(&self) -> Option<u32> {
         match self {
-            Self::Starting { pid, .. } | Self::Running { pid, .. } | Self::Stopping { pid, .. } => {
-                Some(*pid)
-            }
+            Self::Starting { pid, .. } | Self::Running { pid, .. } | Self::Stopping { pid, .. } => Some(*pid),
             _ => None,
         }
     }
@@ -219,10 +217,7 @@ mod tests {
         let s = ProcessStatus {
             name: "web".into(),
             base: "web".into(),
-            state: ProcessState::Running {
-                pid: 42,
-                since: DateTime::<Utc>::UNIX_EPOCH,
-            },
+            state: ProcessState::Running { pid: 42, since: DateTime::<Utc>::UNIX_EPOCH },
             desired: Desired::Running,
             origin: Origin::Api,
             restarts: 0,

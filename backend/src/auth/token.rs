@@ -75,11 +75,21 @@ impl TokenKeys {
             PrincipalKind::User => format!("user:{}", p.id),
             PrincipalKind::Anonymous => return Err(AuthError::Internal("no tokens for anonymous".into())),
         };
-        let claims =
-            Claims { sub, name: p.name.clone(), roles: p.roles.clone(), ver: p.version, iat: now.timestamp(), exp: exp.timestamp() };
+        let claims = Claims {
+            sub,
+            name: p.name.clone(),
+            roles: p.roles.clone(),
+            ver: p.version,
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+        };
         let value = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok(Token { kind: "Bearer".into(), value, expires_at: DateTime::from_timestamp(exp.timestamp(), 0).unwrap_or(exp) })
+        Ok(Token {
+            kind: "Bearer".into(),
+            value,
+            expires_at: DateTime::from_timestamp(exp.timestamp(), 0).unwrap_or(exp),
+        })
     }
 
     /// Checks signature and expiry; says nothing about revocation (see module docs).
@@ -87,7 +97,8 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|_| AuthError::Invalid)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|_| AuthError::Invalid)?;
         let c = data.claims;
         let (kind, id) = match c.sub.split_once(':') {
             Some(("user", id)) => (PrincipalKind::User, id.parse().map_err(|_| AuthError::Invalid)?),
@@ -110,7 +121,10 @@ mod tests {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
         let t = keys.issue(&alice()).expect("issue");
         assert_eq!(t.kind, "Bearer");
-        assert_eq!(keys.verify(&t.value).expect("verify"), VerifiedClaims { kind: PrincipalKind::User, id: 7, version: 3 });
+        assert_eq!(
+            keys.verify(&t.value).expect("verify"),
+            VerifiedClaims { kind: PrincipalKind::User, id: 7, version: 3 }
+        );
     }
 
     #[test]

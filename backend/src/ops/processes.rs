@@ -3,9 +3,9 @@
 use super::OpError;
 use crate::auth::{Permission, Principal};
 use crate::state::AppState;
-use std::time::Duration;
 use crate::store::processes;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 use supervisor::{Ack, Desired, Origin, ProcessSpec, ProcessStatus, RegisterOptions, Selector, SupervisorHandle};
 
 /// Registers an API-defined spec and starts its instances; returns once the
@@ -116,8 +116,12 @@ type Wishes = BTreeMap<String, Desired>;
 
 /// Registers every process: the config file's and programs directory's (the files are
 /// the truth for their specs; stored wishes are kept), then the API-registered ones
-/// from the store. Processes still running from a previous daemon are adopted.
-/// Rows of config-defined processes that left the config are deleted.
+/// from the store, in priority order. Processes still running from a previous daemon
+/// are adopted rather than started twice.
+///
+/// What the configuration no longer defines — a program removed from it, or instances
+/// beyond a lowered `instances` count — is *retired*: whatever of it survived a crash is
+/// adopted and stopped, then it is unregistered, so nothing keeps running unmanaged.
 pub async fn restore(
     db: &sea_orm::DatabaseConnection,
     sup: &SupervisorHandle,
@@ -133,24 +137,38 @@ pub async fn restore(
 
     let mut plan: Vec<(ProcessSpec, Origin, Option<Wishes>)> = Vec::new();
     for (spec, origin) in entries {
-        let wishes = by_name.remove(&spec.name).map(|s| {
-            spec.instance_names()
-                .into_iter()
-                .map(|n| {
-                    let d = s.instances.get(&n).copied().unwrap_or(Desired::Running);
-                    (n, d)
-                })
-                .collect()
-        });
+        let names = spec.instance_names();
+        let wishes = match by_name.remove(&spec.name) {
+            None => None,
+            Some(old) => {
+                let wishes: Wishes = names
+                    .iter()
+                    .map(|n| (n.clone(), old.instances.get(n).copied().unwrap_or(Desired::Running)))
+                    .collect();
+                let gone: Wishes = old
+                    .instances
+                    .keys()
+                    .filter(|n| !names.contains(n))
+                    .map(|n| (n.clone(), Desired::Stopped))
+                    .collect();
+                if !gone.is_empty() {
+                    retire(db, sup, old.spec, old.origin, gone, false).await?;
+                }
+                Some(wishes)
+            }
+        };
         plan.push((spec.clone(), *origin, wishes));
     }
     for (name, s) in by_name {
         match s.origin {
             Origin::Api if !from_files.contains(name.as_str()) => plan.push((s.spec, Origin::Api, Some(s.instances))),
-            Origin::Api => tracing::warn!(process = %name, "an API-registered process has the name of a configured one; the configured one wins"),
+            Origin::Api => {
+                tracing::warn!(process = %name, "an API-registered process has the name of a configured one; the configured one wins")
+            }
             _ => {
-                tracing::info!(process = %name, "no longer in the configuration: removing it from the store");
-                processes::delete(db, &name).await?;
+                tracing::info!(process = %name, "no longer in the configuration: stopping what is left of it and removing it");
+                let all = s.instances.keys().map(|n| (n.clone(), Desired::Stopped)).collect();
+                retire(db, sup, s.spec, s.origin, all, true).await?;
             }
         }
     }
@@ -177,3 +195,35 @@ pub async fn restore(
     Ok(())
 }
 
+/// Stops whatever still runs of `instances` of a stored spec (adopting survivors of a
+/// crash through their PID files) and unregisters them. The store follows through the
+/// recorder (the events of this registration and removal); when the old spec cannot even
+/// be registered again, its rows are deleted here. `whole`: the spec itself is gone,
+/// not just some of its instances.
+async fn retire(
+    db: &sea_orm::DatabaseConnection,
+    sup: &SupervisorHandle,
+    spec: ProcessSpec,
+    origin: Origin,
+    instances: Wishes,
+    whole: bool,
+) -> Result<(), OpError> {
+    let name = spec.name.clone();
+    let names: Vec<String> = instances.keys().cloned().collect();
+    let opts = RegisterOptions { origin, instances: Some(instances), start: false, adopt: true };
+    match sup.register(spec, opts).await {
+        Ok(_) => sup.unregister(Selector::Base(name)).await?.wait().await,
+        Err(e) => {
+            // E.g. its work_dir is gone: nothing of it can be checked, but it must not linger.
+            tracing::warn!(process = %name, error = %e, "could not check for leftover processes of a retired spec");
+            if whole {
+                processes::delete(db, &name).await?;
+            } else {
+                for n in &names {
+                    processes::delete_instance(db, n).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -72,7 +72,9 @@ pub async fn load_all(db: &impl ConnectionTrait) -> Result<(Vec<StoredProcess>, 
             }
         };
         match serde_json::from_str::<ProcessSpec>(&row.spec) {
-            Ok(spec) => ok.push(StoredProcess { spec, origin, instances: by_process.remove(&row.name).unwrap_or_default() }),
+            Ok(spec) => {
+                ok.push(StoredProcess { spec, origin, instances: by_process.remove(&row.name).unwrap_or_default() })
+            }
             Err(e) => bad.push(Unreadable { name: row.name, reason: format!("stored spec does not parse: {e}") }),
         }
     }
@@ -109,7 +111,12 @@ pub async fn delete(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreEr
 }
 
 /// Inserts or updates an instance's wish.
-pub async fn set_instance(db: &impl ConnectionTrait, name: &str, base: &str, desired: Desired) -> Result<(), StoreError> {
+pub async fn set_instance(
+    db: &impl ConnectionTrait,
+    name: &str,
+    base: &str,
+    desired: Desired,
+) -> Result<(), StoreError> {
     let model = process_instance::ActiveModel {
         name: Set(name.to_string()),
         process: Set(base.to_string()),

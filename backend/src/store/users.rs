@@ -4,7 +4,9 @@ use crate::auth::{password, Role};
 use crate::entity::user;
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use serde::{Deserialize, Serialize};
 
 /// A user as shown to callers: never the password hash.
@@ -119,14 +121,10 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<User, Sto
 
 /// The user and their password hash, by name.
 pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> Result<Option<(User, String)>, StoreError> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Username.eq(username))
-        .one(db)
-        .await?
-        .map(|m| {
-            let hash = m.password_hash.clone();
-            (User::from(m), hash)
-        }))
+    Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?.map(|m| {
+        let hash = m.password_hash.clone();
+        (User::from(m), hash)
+    }))
 }
 
 /// The user with this id.

@@ -26,32 +26,17 @@ impl TestDb {
     /// A new SQLite file in a temporary directory.
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("provisr.db").display()
-        );
-        let db = backend::db::connect(&url)
-            .await
-            .expect("connecting to SQLite");
-        TestDb {
-            db,
-            url,
-            _guard: Guard::Sqlite(dir),
-        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("provisr.db").display());
+        let db = backend::db::connect(&url).await.expect("connecting to SQLite");
+        TestDb { db, url, _guard: Guard::Sqlite(dir) }
     }
 
     /// A new database on the test PostgreSQL server.
     pub async fn postgres() -> TestDb {
         let pg = PgDatabase::create().await;
         let url = pg.url();
-        let db = backend::db::connect(&url)
-            .await
-            .expect("connecting to the new PostgreSQL database");
-        TestDb {
-            db,
-            url,
-            _guard: Guard::Postgres(pg),
-        }
+        let db = backend::db::connect(&url).await.expect("connecting to the new PostgreSQL database");
+        TestDb { db, url, _guard: Guard::Postgres(pg) }
     }
 }
 
@@ -74,12 +59,9 @@ impl PgDatabase {
             )
         });
         let name = format!("provisr_t_{:016x}", rand::random::<u64>());
-        let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "connecting to {PG_URL_VAR} ({}): {e}",
-                backend::db::describe(&admin_url)
-            )
-        });
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {PG_URL_VAR} ({}): {e}", backend::db::describe(&admin_url)));
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
@@ -99,21 +81,30 @@ impl Drop for PgDatabase {
         let (url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop may run inside a runtime: use a thread with its own.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
-                let admin = Database::connect(&url).await.ok()?;
-                let res = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
+                use sea_orm::ConnectionTrait;
+                let admin = sea_orm::Database::connect(&url).await.ok()?;
+                // FORCE ends our own leftover connections, but fails while an autovacuum
+                // worker (another role) is in the database: then retry, and finally drop
+                // without FORCE, which waits for autovacuum.
+                let mut done = false;
+                for (attempt, force) in [(0, " WITH (FORCE)"), (1, " WITH (FORCE)"), (2, "")] {
+                    if attempt > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    let sql = format!("DROP DATABASE IF EXISTS {name}{force}");
+                    if admin.execute_unprepared(&sql).await.is_ok() {
+                        done = true;
+                        break;
+                    }
+                }
                 let _ = admin.close().await;
-                res.ok()
+                done.then_some(())
             })
         })
         .join();
-        if !matches!(dropped, Ok(Some(_))) {
+        if !matches!(dropped, Ok(Some(()))) {
             eprintln!("warning: could not drop the test database {}", self.name);
         }
     }
@@ -159,13 +150,7 @@ pub(crate) use on_both_backends;
 
 #[test]
 fn database_urls_are_rewritten() {
-    assert_eq!(
-        with_database("postgres://u:p@127.0.0.1:5432/provisr_test", "x"),
-        "postgres://u:p@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-        "postgres://u:p@h/x?sslmode=disable"
-    );
+    assert_eq!(with_database("postgres://u:p@127.0.0.1:5432/provisr_test", "x"), "postgres://u:p@127.0.0.1:5432/x");
+    assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }

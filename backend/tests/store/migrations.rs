@@ -8,10 +8,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 on_both_backends!(migrations_apply_twice_idempotently);
 
 async fn migrations_apply_twice_idempotently(t: TestDb) {
-    let all: Vec<String> = Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_string())
-        .collect();
+    let all: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_string()).collect();
     assert!(!all.is_empty());
     let applied: Vec<String> = Migrator::get_applied_migrations(&t.db)
         .await
@@ -19,75 +16,28 @@ async fn migrations_apply_twice_idempotently(t: TestDb) {
         .iter()
         .map(|m| m.name().to_string())
         .collect();
-    assert_eq!(
-        applied, all,
-        "the first connect applies every migration, in order"
-    );
+    assert_eq!(applied, all, "the first connect applies every migration, in order");
 
     // Something to lose if the second run re-created a table.
-    backend::store::settings::get_or_insert(&t.db, "marker", "kept")
-        .await
-        .expect("insert a setting");
+    backend::store::settings::get_or_insert(&t.db, "marker", "kept").await.expect("insert a setting");
 
     // A second daemon start on the same database: connect migrates again.
-    let again = backend::db::connect(&t.url)
-        .await
-        .expect("the second connect (migrations again) succeeds");
-    Migrator::up(&again, None)
-        .await
-        .expect("a third run is a no-op too");
-    assert!(Migrator::get_pending_migrations(&again)
-        .await
-        .expect("pending")
-        .is_empty());
-    let applied_again = Migrator::get_applied_migrations(&again)
-        .await
-        .expect("applied")
-        .len();
+    let again = backend::db::connect(&t.url).await.expect("the second connect (migrations again) succeeds");
+    Migrator::up(&again, None).await.expect("a third run is a no-op too");
+    assert!(Migrator::get_pending_migrations(&again).await.expect("pending").is_empty());
+    let applied_again = Migrator::get_applied_migrations(&again).await.expect("applied").len();
     assert_eq!(applied_again, all.len(), "no migration is recorded twice");
     assert_eq!(
-        backend::store::settings::get(&again, "marker")
-            .await
-            .expect("read the setting"),
+        backend::store::settings::get(&again, "marker").await.expect("read the setting"),
         Some("kept".to_string()),
         "data survives re-running the migrations"
     );
 
     // Every table exists and is queryable on this backend.
     assert_eq!(user::Entity::find().count(&again).await.expect("users"), 0);
-    assert_eq!(
-        session::Entity::find()
-            .count(&again)
-            .await
-            .expect("sessions"),
-        0
-    );
-    assert_eq!(
-        process::Entity::find()
-            .count(&again)
-            .await
-            .expect("processes"),
-        0
-    );
-    assert_eq!(
-        process_instance::Entity::find()
-            .count(&again)
-            .await
-            .expect("instances"),
-        0
-    );
-    assert_eq!(
-        process_event::Entity::find()
-            .count(&again)
-            .await
-            .expect("events"),
-        0
-    );
-    assert_eq!(
-        setting::Entity::find()
-            .count(&again)
-            .await
-            .expect("settings"),
-        1
-    );
+    assert_eq!(session::Entity::find().count(&again).await.expect("sessions"), 0);
+    assert_eq!(process::Entity::find().count(&again).await.expect("processes"), 0);
+    assert_eq!(process_instance::Entity::find().count(&again).await.expect("instances"), 0);
+    assert_eq!(process_event::Entity::find().count(&again).await.expect("events"), 0);
+    assert_eq!(setting::Entity::find().count(&again).await.expect("settings"), 1);
 }

@@ -9,17 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use supervisor::{
-    Desired, Event, EventKind, Origin, ProcessSpec, RegisterOptions, Selector, Supervisor,
-    SupervisorConfig, SupervisorHandle,
+    Desired, Event, EventKind, Origin, ProcessSpec, RegisterOptions, Selector, Supervisor, SupervisorConfig,
+    SupervisorHandle,
 };
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-on_both_backends!(
-    recorder_persists_registration_wishes_and_history,
-    recorder_keeps_a_burst_in_order
-);
+on_both_backends!(recorder_persists_registration_wishes_and_history, recorder_keeps_a_burst_in_order);
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,14 +37,7 @@ fn start(t: &TestDb) -> Rig {
     let (sup, sup_task) = Supervisor::start(config);
     let events = sup.subscribe();
     let (recorder, recorder_task) = backend::recorder::spawn(t.db.clone(), rx, "test-run".into());
-    Rig {
-        sup,
-        sup_task,
-        recorder,
-        recorder_task,
-        events,
-        _dir: dir,
-    }
+    Rig { sup, sup_task, recorder, recorder_task, events, _dir: dir }
 }
 
 impl Rig {
@@ -75,16 +65,10 @@ impl Rig {
 
     async fn stop(self) {
         self.sup.shutdown().await;
-        tokio::time::timeout(TIMEOUT, self.sup_task)
-            .await
-            .expect("supervisor ends")
-            .expect("supervisor task");
+        tokio::time::timeout(TIMEOUT, self.sup_task).await.expect("supervisor ends").expect("supervisor task");
         drop(self.sup);
         // The sink closes with the supervisor: the recorder drains it and ends.
-        tokio::time::timeout(TIMEOUT, self.recorder_task)
-            .await
-            .expect("recorder ends")
-            .expect("recorder task");
+        tokio::time::timeout(TIMEOUT, self.recorder_task).await.expect("recorder ends").expect("recorder task");
     }
 }
 
@@ -94,9 +78,7 @@ fn history_kinds(rows: &[HistoryEntry]) -> Vec<&str> {
 
 /// Every history row, oldest first.
 async fn history(t: &TestDb, name: Option<&str>) -> Vec<HistoryEntry> {
-    let mut rows = events::list(&t.db, name, 10_000)
-        .await
-        .expect("list history");
+    let mut rows = events::list(&t.db, name, 10_000).await.expect("list history");
     rows.reverse();
     rows
 }
@@ -106,11 +88,7 @@ async fn recorder_persists_registration_wishes_and_history(t: TestDb) {
     let mut spec = ProcessSpec::new("short", "");
     spec.command = None;
     spec.args = vec!["sh".into(), "-c".into(), "exit 3".into()];
-    let ack = rig
-        .sup
-        .register(spec.clone(), RegisterOptions::api())
-        .await
-        .expect("register");
+    let ack = rig.sup.register(spec.clone(), RegisterOptions::api()).await.expect("register");
     assert!(ack.failed.is_empty(), "{:?}", ack.failed);
 
     // Once wait_persisted returns, the registration is readable: no polling.
@@ -120,73 +98,36 @@ async fn recorder_persists_registration_wishes_and_history(t: TestDb) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].spec, spec);
     assert_eq!(stored[0].origin, Origin::Api);
-    assert_eq!(
-        stored[0].instances,
-        BTreeMap::from([("short".to_string(), Desired::Running)])
-    );
+    assert_eq!(stored[0].instances, BTreeMap::from([("short".to_string(), Desired::Running)]));
 
-    let started = rig
-        .next_event("started", |e| matches!(e.kind, EventKind::Started { .. }))
-        .await;
-    let EventKind::Started { pid, .. } = started.kind else {
-        unreachable!()
-    };
-    let exited = rig
-        .next_event("exited", |e| matches!(e.kind, EventKind::Exited { .. }))
-        .await;
+    let started = rig.next_event("started", |e| matches!(e.kind, EventKind::Started { .. })).await;
+    let EventKind::Started { pid, .. } = started.kind else { unreachable!() };
+    let exited = rig.next_event("exited", |e| matches!(e.kind, EventKind::Exited { .. })).await;
     rig.persisted(exited.seq).await;
 
     let rows = history(&t, Some("short")).await;
     assert_eq!(history_kinds(&rows), ["registered", "started", "exited"]);
-    assert!(rows
-        .windows(2)
-        .all(|w| w[0].id < w[1].id && w[0].at <= w[1].at));
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id && w[0].at <= w[1].at));
     assert_eq!(rows[1].pid, Some(i64::from(pid)));
     assert_eq!(rows[2].pid, Some(i64::from(pid)));
     assert_eq!(rows[2].exit_code, Some(3), "the exit code is recorded");
     assert_eq!(rows[2].signal, None);
-    assert_eq!(
-        rows[2].detail["decision"]["action"], "no_restart",
-        "the detail keeps the event: {}",
-        rows[2].detail
-    );
-    assert!(
-        rows[2].detail.get("status").is_none(),
-        "the bulky status is not stored"
-    );
+    assert_eq!(rows[2].detail["decision"]["action"], "no_restart", "the detail keeps the event: {}", rows[2].detail);
+    assert!(rows[2].detail.get("status").is_none(), "the bulky status is not stored");
 
     // A stop changes the wish; it is persisted with the ticket's seq.
-    let ticket = rig
-        .sup
-        .stop(Selector::Name("short".into()))
-        .await
-        .expect("stop");
+    let ticket = rig.sup.stop(Selector::Name("short".into())).await.expect("stop");
     rig.persisted(ticket.ack.seq).await;
     let (stored, _) = processes::load_all(&t.db).await.expect("load_all");
-    assert_eq!(
-        stored[0].instances,
-        BTreeMap::from([("short".to_string(), Desired::Stopped)])
-    );
+    assert_eq!(stored[0].instances, BTreeMap::from([("short".to_string(), Desired::Stopped)]));
 
     // Unregistering deletes the registration and records it.
-    rig.sup
-        .unregister(Selector::Base("short".into()))
-        .await
-        .expect("unregister")
-        .wait()
-        .await;
-    let unregistered = rig
-        .next_event("unregistered", |e| {
-            matches!(e.kind, EventKind::Unregistered)
-        })
-        .await;
+    rig.sup.unregister(Selector::Base("short".into())).await.expect("unregister").wait().await;
+    let unregistered = rig.next_event("unregistered", |e| matches!(e.kind, EventKind::Unregistered)).await;
     rig.persisted(unregistered.seq).await;
     let (stored, _) = processes::load_all(&t.db).await.expect("load_all");
     assert!(stored.is_empty(), "the registration is gone: {stored:?}");
-    assert_eq!(
-        history_kinds(&history(&t, Some("short")).await),
-        ["registered", "started", "exited", "unregistered"]
-    );
+    assert_eq!(history_kinds(&history(&t, Some("short")).await), ["registered", "started", "exited", "unregistered"]);
 
     rig.stop().await;
 }
@@ -195,10 +136,7 @@ async fn recorder_keeps_a_burst_in_order(t: TestDb) {
     let mut rig = start(&t);
     let mut spec = ProcessSpec::new("burst", "true");
     spec.instances = 4;
-    rig.sup
-        .register(spec, RegisterOptions::api())
-        .await
-        .expect("register");
+    rig.sup.register(spec, RegisterOptions::api()).await.expect("register");
 
     // Collect what the broadcast shows until all four instances have exited.
     let mut seen: Vec<Arc<Event>> = Vec::new();
@@ -210,10 +148,7 @@ async fn recorder_keeps_a_burst_in_order(t: TestDb) {
         }
         seen.push(e);
     }
-    assert!(
-        seen.windows(2).all(|w| w[1].seq == w[0].seq + 1),
-        "the broadcast is gap-free"
-    );
+    assert!(seen.windows(2).all(|w| w[1].seq == w[0].seq + 1), "the broadcast is gap-free");
     let last = seen.last().expect("events").seq;
     rig.persisted(last).await;
 
@@ -223,11 +158,7 @@ async fn recorder_keeps_a_burst_in_order(t: TestDb) {
         .filter(|e| events::is_history(&e.kind))
         .map(|e| (e.seq as i64, e.name.clone(), e.kind.name().to_string()))
         .collect();
-    assert_eq!(
-        expected.len(),
-        1 + 4 + 4,
-        "registered, then 4 started and 4 exited"
-    );
+    assert_eq!(expected.len(), 1 + 4 + 4, "registered, then 4 started and 4 exited");
     let got: Vec<(i64, String, String)> = {
         use backend::entity::process_event;
         use sea_orm::{EntityTrait, QueryOrder};
@@ -240,23 +171,14 @@ async fn recorder_keeps_a_burst_in_order(t: TestDb) {
             .map(|m| (m.seq, m.name, m.kind))
             .collect()
     };
-    assert_eq!(
-        got, expected,
-        "every history event is stored once, in event order"
-    );
+    assert_eq!(got, expected, "every history event is stored once, in event order");
     assert_eq!(rows.len(), expected.len());
 
     let (stored, _) = processes::load_all(&t.db).await.expect("load_all");
     assert_eq!(stored[0].instances.len(), 4);
-    assert!(
-        stored[0].instances.values().all(|d| *d == Desired::Running),
-        "exiting does not change the wish"
-    );
+    assert!(stored[0].instances.values().all(|d| *d == Desired::Running), "exiting does not change the wish");
 
     let recorder = rig.recorder.clone();
     rig.stop().await;
-    assert!(
-        recorder.persisted() >= last,
-        "the recorder drained the sink before ending"
-    );
+    assert!(recorder.persisted() >= last, "the recorder drained the sink before ending");
 }

@@ -5,32 +5,17 @@ use backend::auth::{password, Role};
 use backend::store::users::{self, NewUser};
 use backend::StoreError;
 
-on_both_backends!(
-    users_create_find_count_and_conflict,
-    users_refuse_invalid_input
-);
+on_both_backends!(users_create_find_count_and_conflict, users_refuse_invalid_input);
 
 fn new_user(name: &str, password: &str, roles: Vec<Role>) -> NewUser {
-    NewUser {
-        username: name.to_string(),
-        password: password.to_string(),
-        email: None,
-        roles,
-    }
+    NewUser { username: name.to_string(), password: password.to_string(), email: None, roles }
 }
 
 async fn users_create_find_count_and_conflict(t: TestDb) {
     assert_eq!(users::count(&t.db).await.expect("count"), 0);
-    assert_eq!(
-        users::find_by_username(&t.db, "alice").await.expect("find"),
-        None
-    );
+    assert_eq!(users::find_by_username(&t.db, "alice").await.expect("find"), None);
 
-    let mut alice = new_user(
-        "alice",
-        "correct horse battery",
-        vec![Role::Admin, Role::Viewer],
-    );
+    let mut alice = new_user("alice", "correct horse battery", vec![Role::Admin, Role::Viewer]);
     alice.email = Some("alice@example.test".into());
     let created = users::create(&t.db, alice).await.expect("create alice");
     assert_eq!(created.username, "alice");
@@ -38,75 +23,33 @@ async fn users_create_find_count_and_conflict(t: TestDb) {
     assert_eq!(created.roles, vec![Role::Admin, Role::Viewer]);
     assert!(created.active);
 
-    let (found, hash) = users::find_by_username(&t.db, "alice")
-        .await
-        .expect("find")
-        .expect("alice exists");
+    let (found, hash) = users::find_by_username(&t.db, "alice").await.expect("find").expect("alice exists");
     assert_eq!(found, created);
-    assert!(
-        hash.starts_with("$argon2id$"),
-        "the password is stored hashed with argon2id: {hash}"
-    );
+    assert!(hash.starts_with("$argon2id$"), "the password is stored hashed with argon2id: {hash}");
     assert!(!hash.contains("correct horse"));
     assert!(password::verify("correct horse battery", &hash));
     assert!(!password::verify("wrong horse battery", &hash));
-    assert_eq!(
-        users::get(&t.db, created.id).await.expect("get"),
-        Some(created.clone())
-    );
+    assert_eq!(users::get(&t.db, created.id).await.expect("get"), Some(created.clone()));
 
-    let bob = users::create(
-        &t.db,
-        new_user("bob", "another password", vec![Role::Operator]),
-    )
-    .await
-    .expect("create bob");
+    let bob =
+        users::create(&t.db, new_user("bob", "another password", vec![Role::Operator])).await.expect("create bob");
     assert_ne!(bob.id, created.id);
     assert_eq!(users::count(&t.db).await.expect("count"), 2);
-    let names: Vec<String> = users::list(&t.db)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|u| u.username)
-        .collect();
+    let names: Vec<String> = users::list(&t.db).await.expect("list").into_iter().map(|u| u.username).collect();
     assert_eq!(names, ["alice", "bob"], "listed by id");
 
-    let dup = users::create(
-        &t.db,
-        new_user("alice", "yet another one", vec![Role::Viewer]),
-    )
-    .await;
-    assert!(
-        matches!(dup, Err(StoreError::Conflict(_))),
-        "a taken name is a conflict: {dup:?}"
-    );
-    assert_eq!(
-        users::count(&t.db).await.expect("count"),
-        2,
-        "the duplicate was not stored"
-    );
-    let (still, _) = users::find_by_username(&t.db, "alice")
-        .await
-        .expect("find")
-        .expect("alice");
-    assert_eq!(
-        still.roles,
-        vec![Role::Admin, Role::Viewer],
-        "the original is untouched"
-    );
+    let dup = users::create(&t.db, new_user("alice", "yet another one", vec![Role::Viewer])).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "a taken name is a conflict: {dup:?}");
+    assert_eq!(users::count(&t.db).await.expect("count"), 2, "the duplicate was not stored");
+    let (still, _) = users::find_by_username(&t.db, "alice").await.expect("find").expect("alice");
+    assert_eq!(still.roles, vec![Role::Admin, Role::Viewer], "the original is untouched");
 }
 
 async fn users_refuse_invalid_input(t: TestDb) {
     for (user, why) in [
         (new_user("", "long enough", vec![Role::Admin]), "empty name"),
-        (
-            new_user("has space", "long enough", vec![Role::Admin]),
-            "invalid character",
-        ),
-        (
-            new_user("carol", "short", vec![Role::Admin]),
-            "weak password",
-        ),
+        (new_user("has space", "long enough", vec![Role::Admin]), "invalid character"),
+        (new_user("carol", "short", vec![Role::Admin]), "weak password"),
         (new_user("carol", "long enough", vec![]), "no role"),
     ] {
         let res = users::create(&t.db, user).await;

@@ -92,11 +92,7 @@ impl ExitWatch {
     /// Resolves once the process has exited and the rest of its group was sent SIGKILL.
     pub(crate) async fn wait(self) -> Exit {
         match self {
-            Self::Child {
-                pid,
-                mut child,
-                pidfd: Some(pidfd),
-            } => {
+            Self::Child { pid, mut child, pidfd: Some(pidfd) } => {
                 if let Err(e) = pidfd.readable().await {
                     tracing::warn!(pid, "waiting on pidfd: {e}");
                 }
@@ -104,11 +100,7 @@ impl ExitWatch {
                 drop(pidfd);
                 exit_of(child.wait().await)
             }
-            Self::Child {
-                pid,
-                mut child,
-                pidfd: None,
-            } => {
+            Self::Child { pid, mut child, pidfd: None } => {
                 let exit = exit_of(child.wait().await);
                 sweep(pid);
                 exit
@@ -126,10 +118,7 @@ impl ExitWatch {
 
 fn exit_of(status: io::Result<std::process::ExitStatus>) -> Exit {
     match status {
-        Ok(s) => Exit {
-            code: s.code(),
-            signal: s.signal(),
-        },
+        Ok(s) => Exit { code: s.code(), signal: s.signal() },
         Err(e) => {
             tracing::warn!("reaping a child: {e}");
             Exit::default()
@@ -150,10 +139,7 @@ fn sweep(pgid: u32) {
 pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     let raw = i32::try_from(pgid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     if raw <= 1 || Pid::from_raw(raw) == nix::unistd::getpgrp() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("refusing to signal process group {pgid}"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("refusing to signal process group {pgid}")));
     }
     match nix::sys::signal::killpg(Pid::from_raw(raw), signal) {
         Ok(()) | Err(Errno::ESRCH) => Ok(()),
@@ -175,10 +161,7 @@ pub(crate) fn spawn(
         }
     }
     let (stdout, stderr) = match log_dir {
-        Some(dir) => (
-            open_log(dir, instance, "stdout")?,
-            open_log(dir, instance, "stderr")?,
-        ),
+        Some(dir) => (open_log(dir, instance, "stdout")?, open_log(dir, instance, "stderr")?),
         None => (Stdio::null(), Stdio::null()),
     };
     let mut cmd = Command::new(program);
@@ -192,9 +175,7 @@ pub(crate) fn spawn(
     if let Some(dir) = &spec.work_dir {
         cmd.current_dir(dir);
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot execute {program:?}: {e}"))?;
+    let child = cmd.spawn().map_err(|e| format!("cannot execute {program:?}: {e}"))?;
     let pid = child.id().ok_or("the child has no pid")?;
     // The child is not reaped until its watch task says so: /proc/<pid> and the pid
     // itself stay valid here even if it has already exited.
@@ -202,30 +183,17 @@ pub(crate) fn spawn(
     let pidfd = match open_pidfd(pid) {
         Ok(fd) => Some(fd),
         Err(e) => {
-            tracing::warn!(
-                pid,
-                "no pidfd ({e}); the group sweep on exit happens after reaping"
-            );
+            tracing::warn!(pid, "no pidfd ({e}); the group sweep on exit happens after reaping");
             None
         }
     };
-    Ok(Spawned {
-        pid,
-        start_time,
-        watch: ExitWatch::Child { pid, child, pidfd },
-    })
+    Ok(Spawned { pid, start_time, watch: ExitWatch::Child { pid, child, pidfd } })
 }
 
 fn open_log(dir: &Path, instance: &str, stream: &str) -> Result<Stdio, String> {
     let path = dir.join(format!("{instance}.{stream}.log"));
     create_dir(dir)
-        .and_then(|()| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o644)
-                .open(&path)
-        })
+        .and_then(|()| OpenOptions::new().create(true).append(true).mode(0o644).open(&path))
         .map(Stdio::from)
         .map_err(|e| format!("cannot open log file {}: {e}", path.display()))
 }
@@ -236,8 +204,7 @@ fn create_dir(dir: &Path) -> io::Result<()> {
 
 fn open_pidfd(pid: u32) -> io::Result<AsyncFd<OwnedFd>> {
     let raw = i32::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let pid = rustix::process::Pid::from_raw(raw)
-        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pid = rustix::process::Pid::from_raw(raw).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
     register(rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK)?)
 }
 
@@ -275,9 +242,7 @@ pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
         Err(e) => return Err(stale(format!("pid {pid} is not running ({e})"))),
     };
     match proc_stat(pid) {
-        Ok(stat) if matches!(stat.state, 'Z' | 'X' | 'x') => {
-            Err(stale(format!("pid {pid} has exited")))
-        }
+        Ok(stat) if matches!(stat.state, 'Z' | 'X' | 'x') => Err(stale(format!("pid {pid} has exited"))),
         Ok(stat) if stat.start_time != record.start_time => Err(stale(format!(
             "pid {pid} is another process (start time {} instead of {})",
             stat.start_time, record.start_time
@@ -290,11 +255,7 @@ pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
                     "adopted process left its process group; stopping it may not work"
                 );
             }
-            Ok(Adopted {
-                pid,
-                since: started_at(stat.start_time),
-                watch: ExitWatch::Adopted { pid, pidfd },
-            })
+            Ok(Adopted { pid, since: started_at(stat.start_time), watch: ExitWatch::Adopted { pid, pidfd } })
         }
         Err(e) => Err(stale(format!("pid {pid} is not running ({e})"))),
     }
@@ -307,18 +268,9 @@ pub(crate) fn write_pid_file(path: &Path, record: PidRecord) -> io::Result<()> {
         create_dir(dir)?;
     }
     let name = path.file_name().unwrap_or(OsStr::new("pid"));
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let mut f: File = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
+        let mut f: File = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
         write!(f, "{}\n{}\n", record.pid, record.start_time)?;
         fs::rename(&tmp, path)
     })();
@@ -336,20 +288,9 @@ pub(crate) fn read_pid_file(path: &Path) -> io::Result<Option<PidRecord>> {
         Err(e) => return Err(e),
     };
     let mut lines = text.lines().map(str::trim);
-    let invalid = |what: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {what}", path.display()),
-        )
-    };
-    let pid = lines
-        .next()
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| invalid("no pid"))?;
-    let start_time = lines
-        .next()
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| invalid("no start time"))?;
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {what}", path.display()));
+    let pid = lines.next().and_then(|l| l.parse().ok()).ok_or_else(|| invalid("no pid"))?;
+    let start_time = lines.next().and_then(|l| l.parse().ok()).ok_or_else(|| invalid("no start time"))?;
     Ok(Some(PidRecord { pid, start_time }))
 }
 
@@ -374,12 +315,8 @@ pub(crate) struct ProcStat {
 }
 
 pub(crate) fn proc_stat(pid: u32) -> io::Result<ProcStat> {
-    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat"))?).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unexpected /proc/{pid}/stat"),
-        )
-    })
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat"))?)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/{pid}/stat")))
 }
 
 /// Parses a `stat` line. The command name (field 2) is in parentheses and may itself
@@ -402,14 +339,9 @@ fn started_at(ticks: u64) -> Option<DateTime<Utc>> {
     let hz = rustix::param::clock_ticks_per_second().max(1);
     let now = Utc::now();
     let uptime = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-    let uptime_ms = uptime
-        .tv_sec
-        .checked_mul(1000)?
-        .checked_add(uptime.tv_nsec / 1_000_000)?;
+    let uptime_ms = uptime.tv_sec.checked_mul(1000)?.checked_add(uptime.tv_nsec / 1_000_000)?;
     let started_ms = i64::try_from(ticks.checked_mul(1000)? / hz).ok()?;
-    now.checked_sub_signed(chrono::Duration::milliseconds(
-        uptime_ms.checked_sub(started_ms)?,
-    ))
+    now.checked_sub_signed(chrono::Duration::milliseconds(uptime_ms.checked_sub(started_ms)?))
 }
 
 /// Finds the file `exec` would run for `program`; see [`super::check_program`].
@@ -424,19 +356,12 @@ pub(crate) fn find_program(
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_path_buf(),
         };
-        return if full.exists() {
-            Ok(full)
-        } else {
-            Err(format!("program {program:?} does not exist"))
-        };
+        return if full.exists() { Ok(full) } else { Err(format!("program {program:?} does not exist")) };
     }
     let path_var = path_var.unwrap_or(OsStr::new("/bin:/usr/bin"));
     std::env::split_paths(path_var)
         .map(|dir| dir.join(program))
-        .find(|candidate| {
-            fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|candidate| fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
         .ok_or_else(|| format!("program {program:?} not found on PATH"))
 }
 
@@ -447,14 +372,7 @@ mod tests {
     #[test]
     fn stat_fields_are_counted_after_the_last_parenthesis() {
         let line = "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(
-            parse_stat(line),
-            Some(ProcStat {
-                state: 'S',
-                pgrp: 4242,
-                start_time: 987_654
-            })
-        );
+        assert_eq!(parse_stat(line), Some(ProcStat { state: 'S', pgrp: 4242, start_time: 987_654 }));
         assert_eq!(parse_stat("1 (x) S 0"), None);
         assert_eq!(parse_stat("garbage"), None);
     }
@@ -465,10 +383,7 @@ mod tests {
         assert_eq!(me.pgrp, nix::unistd::getpgrp().as_raw());
         let since = started_at(me.start_time).expect("start time as a date");
         let age = Utc::now() - since;
-        assert!(
-            age >= chrono::Duration::seconds(-2) && age < chrono::Duration::hours(1),
-            "{since}"
-        );
+        assert!(age >= chrono::Duration::seconds(-2) && age < chrono::Duration::hours(1), "{since}");
     }
 
     #[test]
@@ -476,30 +391,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("sub/dir/web.pid");
         assert_eq!(read_pid_file(&path).expect("missing is fine"), None);
-        let record = PidRecord {
-            pid: 1234,
-            start_time: 5678,
-        };
+        let record = PidRecord { pid: 1234, start_time: 5678 };
         write_pid_file(&path, record).expect("write");
         assert_eq!(fs::read_to_string(&path).expect("read"), "1234\n5678\n");
         assert_eq!(read_pid_file(&path).expect("read"), Some(record));
-        let mode = fs::metadata(path.parent().expect("parent"))
-            .expect("dir")
-            .permissions()
-            .mode();
+        let mode = fs::metadata(path.parent().expect("parent")).expect("dir").permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
-        assert_eq!(
-            fs::read_dir(path.parent().expect("parent"))
-                .expect("ls")
-                .count(),
-            1,
-            "no temp file left"
-        );
+        assert_eq!(fs::read_dir(path.parent().expect("parent")).expect("ls").count(), 1, "no temp file left");
         fs::write(&path, "1234\n").expect("write");
-        assert!(
-            read_pid_file(&path).is_err(),
-            "a pid without start time cannot be verified"
-        );
+        assert!(read_pid_file(&path).is_err(), "a pid without start time cannot be verified");
         remove_pid_file(&path);
         remove_pid_file(&path);
         assert!(!path.exists());

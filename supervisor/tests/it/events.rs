@@ -16,35 +16,16 @@ async fn scenario(sup: &mut TestSupervisor) {
     crashy.auto_restart = true;
     crashy.restart_interval = Duration::from_millis(20);
     sup.register(crashy).await;
-    sup.wait_for_event(|e| matches!(e.kind, EventKind::Started { attempt: 3, .. }))
-        .await;
-    let ticket = sup
-        .handle
-        .stop(Selector::Name("crashy".into()))
-        .await
-        .expect("stop");
+    sup.wait_for_event(|e| matches!(e.kind, EventKind::Started { attempt: 3, .. })).await;
+    let ticket = sup.handle.stop(Selector::Name("crashy".into())).await.expect("stop");
     within("stop crashy", ticket.wait()).await;
-    let ticket = sup
-        .handle
-        .stop(Selector::Name("web-1".into()))
-        .await
-        .expect("stop");
+    let ticket = sup.handle.stop(Selector::Name("web-1".into())).await.expect("stop");
     within("stop web-1", ticket.wait()).await;
     sup.handle
-        .register(
-            sh("idle", "sleep 300"),
-            RegisterOptions {
-                start: false,
-                ..RegisterOptions::api()
-            },
-        )
+        .register(sh("idle", "sleep 300"), RegisterOptions { start: false, ..RegisterOptions::api() })
         .await
         .expect("idle");
-    let ticket = sup
-        .handle
-        .unregister(Selector::Name("idle".into()))
-        .await
-        .expect("unregister");
+    let ticket = sup.handle.unregister(Selector::Name("idle".into())).await.expect("unregister");
     within("unregister", ticket.wait()).await;
 }
 
@@ -52,10 +33,7 @@ fn assert_gap_free(events: &[Arc<Event>]) {
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.seq, i as u64 + 1, "event {i} of {events:#?}");
     }
-    assert!(
-        events.windows(2).all(|w| w[0].at <= w[1].at),
-        "timestamps in order"
-    );
+    assert!(events.windows(2).all(|w| w[0].at <= w[1].at), "timestamps in order");
 }
 
 #[tokio::test]
@@ -66,11 +44,7 @@ async fn sequence_numbers_are_gap_free_on_the_broadcast_and_the_sink() {
     let snap = sup.handle.snapshot().await.expect("snapshot");
 
     let sunk = sup.drain_sink();
-    assert_eq!(
-        sunk.last().expect("events").seq,
-        snap.seq,
-        "the sink has every event up to the snapshot"
-    );
+    assert_eq!(sunk.last().expect("events").seq, snap.seq, "the sink has every event up to the snapshot");
     assert_gap_free(&sunk);
 
     // The fixture's subscriber has consumed part of the stream; read the rest.
@@ -80,10 +54,7 @@ async fn sequence_numbers_are_gap_free_on_the_broadcast_and_the_sink() {
         broadcast = sup.seen.clone();
     }
     assert_gap_free(&broadcast);
-    assert_eq!(
-        broadcast, sunk,
-        "the broadcast and the sink carry the same events"
-    );
+    assert_eq!(broadcast, sunk, "the broadcast and the sink carry the same events");
 
     // Another subscriber sees the same stream.
     let mut late = late;
@@ -102,11 +73,7 @@ async fn sequence_numbers_are_gap_free_on_the_broadcast_and_the_sink() {
             EventKind::Unregistered | EventKind::InstanceRemoved { .. } => {
                 assert!(e.status.is_none())
             }
-            _ => assert_eq!(
-                e.status.as_ref().map(|s| s.name.as_str()),
-                Some(e.name.as_str()),
-                "{e:?}"
-            ),
+            _ => assert_eq!(e.status.as_ref().map(|s| s.name.as_str()), Some(e.name.as_str()), "{e:?}"),
         }
     }
     sup.shutdown().await;
@@ -144,20 +111,12 @@ async fn a_snapshot_is_the_fold_of_the_events_before_it() {
 
     // A snapshot with no event since: same seq, and a later command's ack is above it.
     assert_eq!(sup.handle.snapshot().await.expect("snapshot").seq, snap.seq);
-    let ack = sup
-        .handle
-        .start(Selector::Name("web-1".into()))
-        .await
-        .expect("start");
+    let ack = sup.handle.start(Selector::Name("web-1".into())).await.expect("start");
     let next = within("recv", rx.recv()).await.expect("event");
     assert_eq!(next.seq, snap.seq + 1);
     assert_eq!(ack.seq, snap.seq + 2, "desired_changed then started");
     // A command that changes nothing acks the current seq.
-    let ack = sup
-        .handle
-        .start(Selector::Name("web-2".into()))
-        .await
-        .expect("start");
+    let ack = sup.handle.start(Selector::Name("web-2".into())).await.expect("start");
     assert_eq!(ack.seq, snap.seq + 2);
     sup.shutdown().await;
 }
@@ -166,9 +125,7 @@ async fn a_snapshot_is_the_fold_of_the_events_before_it() {
 async fn events_serialise_with_their_kind_and_status() {
     let mut sup = spawn_supervisor();
     sup.register(sh("json", "sh -c 'exit 5'")).await;
-    let e = sup
-        .wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .await;
+    let e = sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. })).await;
     let v = serde_json::to_value(&*e).expect("json");
     assert_eq!(v["kind"], "exited");
     assert_eq!(v["code"], 5);

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use supervisor::{
-    Ack, Event, EventKind, ProcessSpec, ProcessState, ProcessStatus, RegisterOptions, Selector,
-    Snapshot, Supervisor, SupervisorConfig, SupervisorHandle,
+    Ack, Event, EventKind, ProcessSpec, ProcessState, ProcessStatus, RegisterOptions, Selector, Snapshot, Supervisor,
+    SupervisorConfig, SupervisorHandle,
 };
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -47,14 +47,7 @@ pub fn spawn_supervisor_in(dir: Arc<tempfile::TempDir>) -> TestSupervisor {
     config.sink = Some(tx);
     let (handle, join) = Supervisor::start(config);
     let events = handle.subscribe();
-    TestSupervisor {
-        handle,
-        join: Some(join),
-        events,
-        sink,
-        seen: Vec::new(),
-        dir,
-    }
+    TestSupervisor { handle, join: Some(join), events, sink, seen: Vec::new(), dir }
 }
 
 impl TestSupervisor {
@@ -63,18 +56,12 @@ impl TestSupervisor {
     }
 
     pub fn log_file(&self, instance: &str, stream: &str) -> PathBuf {
-        self.dir
-            .path()
-            .join("logs")
-            .join(format!("{instance}.{stream}.log"))
+        self.dir.path().join("logs").join(format!("{instance}.{stream}.log"))
     }
 
     /// Registers and starts `spec`, expecting success.
     pub async fn register(&self, spec: ProcessSpec) -> Ack {
-        self.handle
-            .register(spec, RegisterOptions::api())
-            .await
-            .expect("register")
+        self.handle.register(spec, RegisterOptions::api()).await.expect("register")
     }
 
     /// Registers and starts `spec`, and waits until its (single) instance is running.
@@ -83,26 +70,15 @@ impl TestSupervisor {
         self.register(spec).await;
         let e = self
             .wait_for_event(|e| {
-                e.name == name
-                    && matches!(
-                        e.kind,
-                        EventKind::Running { .. } | EventKind::Started { .. }
-                    )
+                e.name == name && matches!(e.kind, EventKind::Running { .. } | EventKind::Started { .. })
             })
             .await;
         let status = self.status(&name).await;
-        status
-            .state
-            .pid()
-            .unwrap_or_else(|| panic!("{name} is not alive after {e:?}: {status:?}"))
+        status.state.pid().unwrap_or_else(|| panic!("{name} is not alive after {e:?}: {status:?}"))
     }
 
     pub async fn status(&self, name: &str) -> ProcessStatus {
-        let mut all = self
-            .handle
-            .status(Selector::Name(name.into()))
-            .await
-            .expect("status");
+        let mut all = self.handle.status(Selector::Name(name.into())).await.expect("status");
         assert_eq!(all.len(), 1);
         all.remove(0)
     }
@@ -112,12 +88,7 @@ impl TestSupervisor {
     pub async fn wait_for_event(&mut self, pred: impl Fn(&Event) -> bool) -> Arc<Event> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            match timeout(
-                deadline.saturating_duration_since(Instant::now()),
-                self.events.recv(),
-            )
-            .await
-            {
+            match timeout(deadline.saturating_duration_since(Instant::now()), self.events.recv()).await {
                 Ok(Ok(event)) => {
                     self.seen.push(event.clone());
                     if pred(&event) {
@@ -136,18 +107,9 @@ impl TestSupervisor {
     }
 
     /// Waits until the instance `name` satisfies `pred`.
-    pub async fn wait_for_status(
-        &self,
-        name: &str,
-        pred: impl Fn(&ProcessStatus) -> bool,
-    ) -> ProcessStatus {
-        let snap = self
-            .wait_for(|s| s.processes.iter().any(|p| p.name == name && pred(p)))
-            .await;
-        snap.processes
-            .into_iter()
-            .find(|p| p.name == name)
-            .expect("found")
+    pub async fn wait_for_status(&self, name: &str, pred: impl Fn(&ProcessStatus) -> bool) -> ProcessStatus {
+        let snap = self.wait_for(|s| s.processes.iter().any(|p| p.name == name && pred(p))).await;
+        snap.processes.into_iter().find(|p| p.name == name).expect("found")
     }
 
     /// Every event the sink has received so far.
@@ -161,14 +123,9 @@ impl TestSupervisor {
 
     /// Stops everything and waits for the task to end.
     pub async fn shutdown(mut self) {
-        timeout(TIMEOUT, self.handle.shutdown())
-            .await
-            .expect("shutdown in time");
+        timeout(TIMEOUT, self.handle.shutdown()).await.expect("shutdown in time");
         if let Some(join) = self.join.take() {
-            timeout(TIMEOUT, join)
-                .await
-                .expect("actor ends")
-                .expect("actor did not panic");
+            timeout(TIMEOUT, join).await.expect("actor ends").expect("actor did not panic");
         }
     }
 }
@@ -191,17 +148,13 @@ pub fn kill_recorded_groups(dir: &Path) {
             continue;
         };
         let mut lines = text.lines();
-        let (Some(Ok(pid)), Some(Ok(start))) = (
-            lines.next().map(str::parse::<i32>),
-            lines.next().map(str::parse::<u64>),
-        ) else {
+        let (Some(Ok(pid)), Some(Ok(start))) =
+            (lines.next().map(str::parse::<i32>), lines.next().map(str::parse::<u64>))
+        else {
             continue;
         };
         if pid > 1 && proc_stat(pid as u32).is_some_and(|s| s.start_time == start) {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
@@ -215,12 +168,7 @@ pub async fn wait_for(handle: &SupervisorHandle, pred: impl Fn(&Snapshot) -> boo
         if pred(&snap) {
             return snap;
         }
-        match timeout(
-            deadline.saturating_duration_since(Instant::now()),
-            rx.recv(),
-        )
-        .await
-        {
+        match timeout(deadline.saturating_duration_since(Instant::now()), rx.recv()).await {
             Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
             Ok(Err(e)) => panic!("event stream: {e}"),
             Err(_) => panic!("timed out waiting for a snapshot condition; last: {snap:#?}"),
@@ -240,9 +188,7 @@ pub async fn eventually(what: &str, cond: impl Fn() -> bool) {
 
 /// Awaits `f`, failing the test after [`TIMEOUT`].
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    timeout(TIMEOUT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    timeout(TIMEOUT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
 /// A spec running `command` (shell syntax allowed), with a short stop timeout.
@@ -283,27 +229,16 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            proc_stat(*pid).is_some_and(|s| s.pgrp == pgid as i32 && !matches!(s.state, 'Z' | 'X'))
-        })
+        .filter(|pid| proc_stat(*pid).is_some_and(|s| s.pgrp == pgid as i32 && !matches!(s.state, 'Z' | 'X')))
         .collect()
 }
 
 /// The kinds of the events about `name`, in order.
-pub fn kinds_of<'a>(
-    events: impl IntoIterator<Item = &'a Arc<Event>>,
-    name: &str,
-) -> Vec<&'static str> {
-    events
-        .into_iter()
-        .filter(|e| e.name == name)
-        .map(|e| e.kind.name())
-        .collect()
+pub fn kinds_of<'a>(events: impl IntoIterator<Item = &'a Arc<Event>>, name: &str) -> Vec<&'static str> {
+    events.into_iter().filter(|e| e.name == name).map(|e| e.kind.name()).collect()
 }
 
 /// The pid of a state, or a panic naming it.
 pub fn pid_of(state: &ProcessState) -> u32 {
-    state
-        .pid()
-        .unwrap_or_else(|| panic!("no live process in {state:?}"))
+    state.pid().unwrap_or_else(|| panic!("no live process in {state:?}"))
 }

@@ -6,9 +6,7 @@ use nix::unistd::Pid;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
-use supervisor::{
-    Decision, Desired, Error, EventKind, Origin, ProcessState, RegisterOptions, Selector,
-};
+use supervisor::{Decision, Desired, Error, EventKind, Origin, ProcessState, RegisterOptions, Selector};
 
 #[tokio::test]
 async fn register_and_start_runs_a_live_process_with_a_pid_file() {
@@ -18,9 +16,7 @@ async fn register_and_start_runs_a_live_process_with_a_pid_file() {
     assert!(ack.failed.is_empty());
 
     let status = sup.status("sleeper").await;
-    let ProcessState::Running { pid, .. } = status.state else {
-        panic!("not running: {status:?}")
-    };
+    let ProcessState::Running { pid, .. } = status.state else { panic!("not running: {status:?}") };
     assert_eq!(status.desired, Desired::Running);
     assert_eq!(status.origin, Origin::Api);
     assert!(status.started_at.is_some());
@@ -33,21 +29,10 @@ async fn register_and_start_runs_a_live_process_with_a_pid_file() {
     assert_eq!(text, format!("{pid}\n{}\n", stat.start_time));
 
     let events = &sup.drain_sink();
-    assert_eq!(
-        kinds_of(events, "sleeper"),
-        ["registered", "instance_added", "started"]
-    );
-    assert_eq!(
-        ack.seq,
-        events.last().expect("events").seq,
-        "the ack carries the last event's seq"
-    );
+    assert_eq!(kinds_of(events, "sleeper"), ["registered", "instance_added", "started"]);
+    assert_eq!(ack.seq, events.last().expect("events").seq, "the ack carries the last event's seq");
 
-    let ticket = sup
-        .handle
-        .stop(Selector::Name("sleeper".into()))
-        .await
-        .expect("stop");
+    let ticket = sup.handle.stop(Selector::Name("sleeper".into())).await.expect("stop");
     within("stop", ticket.wait()).await;
     let status = sup.status("sleeper").await;
     assert_eq!(status.state, ProcessState::Stopped);
@@ -61,33 +46,12 @@ async fn register_and_start_runs_a_live_process_with_a_pid_file() {
 async fn an_exit_code_is_observed() {
     let mut sup = spawn_supervisor();
     sup.register(sh("three", "sh -c 'exit 3'")).await;
-    let e = sup
-        .wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .await;
-    let EventKind::Exited {
-        code,
-        signal,
-        requested,
-        decision,
-        ..
-    } = &e.kind
-    else {
-        unreachable!()
-    };
+    let e = sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. })).await;
+    let EventKind::Exited { code, signal, requested, decision, .. } = &e.kind else { unreachable!() };
     assert_eq!((*code, *signal, *requested), (Some(3), None, false));
     assert_eq!(*decision, Decision::NoRestart);
     let status = e.status.as_ref().expect("status");
-    assert!(
-        matches!(
-            status.state,
-            ProcessState::Exited {
-                code: Some(3),
-                signal: None,
-                ..
-            }
-        ),
-        "{status:?}"
-    );
+    assert!(matches!(status.state, ProcessState::Exited { code: Some(3), signal: None, .. }), "{status:?}");
     assert_eq!(status.last_exit_code, Some(3));
     assert!(status.stopped_at.is_some());
     assert_eq!(sup.status("three").await.state.name(), "exited");
@@ -100,35 +64,11 @@ async fn a_kill_by_signal_is_reported() {
     let mut sup = spawn_supervisor();
     let pid = sup.run(sh("victim", "sleep 300")).await;
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
-    let e = sup
-        .wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .await;
-    let EventKind::Exited {
-        pid: exited,
-        code,
-        signal,
-        requested,
-        ..
-    } = &e.kind
-    else {
-        unreachable!()
-    };
-    assert_eq!(
-        (*exited, *code, *signal, *requested),
-        (pid, None, Some(9), false)
-    );
+    let e = sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. })).await;
+    let EventKind::Exited { pid: exited, code, signal, requested, .. } = &e.kind else { unreachable!() };
+    assert_eq!((*exited, *code, *signal, *requested), (pid, None, Some(9), false));
     let status = sup.status("victim").await;
-    assert!(
-        matches!(
-            status.state,
-            ProcessState::Exited {
-                code: None,
-                signal: Some(9),
-                ..
-            }
-        ),
-        "{status:?}"
-    );
+    assert!(matches!(status.state, ProcessState::Exited { code: None, signal: Some(9), .. }), "{status:?}");
     assert_eq!(status.last_exit_signal, Some(9));
     sup.shutdown().await;
 }
@@ -142,78 +82,27 @@ async fn instances_are_named_and_selected() {
     assert_eq!(ack.names, ["web-1", "web-2", "web-3"]);
     sup.register(sh("worker", "sleep 300")).await;
 
-    let names =
-        |v: Vec<supervisor::ProcessStatus>| v.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    let names = |v: Vec<supervisor::ProcessStatus>| v.into_iter().map(|s| s.name).collect::<Vec<_>>();
     let h = &sup.handle;
-    assert_eq!(
-        names(h.status(Selector::Base("web".into())).await.expect("base")),
-        ["web-1", "web-2", "web-3"]
-    );
-    assert_eq!(
-        names(
-            h.status(Selector::Wildcard("*-?".into()))
-                .await
-                .expect("glob")
-        ),
-        ["web-1", "web-2", "web-3"]
-    );
-    assert_eq!(
-        names(
-            h.status(Selector::Wildcard("w*r".into()))
-                .await
-                .expect("glob")
-        ),
-        ["worker"]
-    );
-    assert_eq!(
-        names(
-            h.status(Selector::Name("web-2".into()))
-                .await
-                .expect("name")
-        ),
-        ["web-2"]
-    );
-    assert_eq!(
-        names(h.status(Selector::All).await.expect("all")),
-        ["web-1", "web-2", "web-3", "worker"]
-    );
-    assert_eq!(
-        h.status(Selector::Name("web".into())).await,
-        Err(Error::NotFound("web".into()))
-    );
-    assert_eq!(
-        h.status(Selector::Wildcard("nope*".into())).await,
-        Ok(Vec::new())
-    );
-    assert_eq!(
-        h.status(Selector::Base("nope".into())).await,
-        Ok(Vec::new())
-    );
+    assert_eq!(names(h.status(Selector::Base("web".into())).await.expect("base")), ["web-1", "web-2", "web-3"]);
+    assert_eq!(names(h.status(Selector::Wildcard("*-?".into())).await.expect("glob")), ["web-1", "web-2", "web-3"]);
+    assert_eq!(names(h.status(Selector::Wildcard("w*r".into())).await.expect("glob")), ["worker"]);
+    assert_eq!(names(h.status(Selector::Name("web-2".into())).await.expect("name")), ["web-2"]);
+    assert_eq!(names(h.status(Selector::All).await.expect("all")), ["web-1", "web-2", "web-3", "worker"]);
+    assert_eq!(h.status(Selector::Name("web".into())).await, Err(Error::NotFound("web".into())));
+    assert_eq!(h.status(Selector::Wildcard("nope*".into())).await, Ok(Vec::new()));
+    assert_eq!(h.status(Selector::Base("nope".into())).await, Ok(Vec::new()));
 
     // Stop one instance by name: only it stops.
     let ticket = h.stop(Selector::Name("web-2".into())).await.expect("stop");
     assert_eq!(ticket.ack.names, ["web-2"]);
     within("stop web-2", ticket.wait()).await;
     let all = h.status(Selector::All).await.expect("all");
-    let states: Vec<_> = all
-        .iter()
-        .map(|s| (s.name.as_str(), s.state.name()))
-        .collect();
-    assert_eq!(
-        states,
-        [
-            ("web-1", "running"),
-            ("web-2", "stopped"),
-            ("web-3", "running"),
-            ("worker", "running")
-        ]
-    );
+    let states: Vec<_> = all.iter().map(|s| (s.name.as_str(), s.state.name())).collect();
+    assert_eq!(states, [("web-1", "running"), ("web-2", "stopped"), ("web-3", "running"), ("worker", "running")]);
 
     // Start by wildcard, stop by base.
-    let ack = h
-        .start(Selector::Wildcard("web-*".into()))
-        .await
-        .expect("start");
+    let ack = h.start(Selector::Wildcard("web-*".into())).await.expect("start");
     assert_eq!(ack.names, ["web-1", "web-2", "web-3"]);
     assert!(sup.status("web-2").await.state.is_alive());
     let ticket = h.stop(Selector::Base("web".into())).await.expect("stop");
@@ -226,25 +115,13 @@ async fn instances_are_named_and_selected() {
         .all(|s| s.state == ProcessState::Stopped));
 
     // Nothing matches: NotFound for every command.
-    assert_eq!(
-        h.start(Selector::Name("nope".into())).await.map(|_| ()),
-        Err(Error::NotFound("nope".into()))
-    );
-    assert!(matches!(
-        h.stop(Selector::Wildcard("x*".into())).await,
-        Err(Error::NotFound(_))
-    ));
-    assert!(matches!(
-        h.unregister(Selector::Base("nope".into())).await,
-        Err(Error::NotFound(_))
-    ));
+    assert_eq!(h.start(Selector::Name("nope".into())).await.map(|_| ()), Err(Error::NotFound("nope".into())));
+    assert!(matches!(h.stop(Selector::Wildcard("x*".into())).await, Err(Error::NotFound(_))));
+    assert!(matches!(h.unregister(Selector::Base("nope".into())).await, Err(Error::NotFound(_))));
 
     // The spec by its name or any instance name.
     let (spec, origin) = h.spec("web-3").await.expect("spec by instance");
-    assert_eq!(
-        (spec.name.as_str(), spec.instances, origin),
-        ("web", 3, Origin::Api)
-    );
+    assert_eq!((spec.name.as_str(), spec.instances, origin), ("web", 3, Origin::Api));
     assert_eq!(h.spec("web").await.expect("spec by name").0, spec);
     assert_eq!(h.spec("web-4").await, Err(Error::NotFound("web-4".into())));
     sup.shutdown().await;
@@ -256,24 +133,15 @@ async fn start_duration_goes_from_starting_to_running() {
     let mut spec = sh("slow", "sleep 300");
     spec.start_duration = Duration::from_millis(150);
     sup.register(spec).await;
-    let started = sup
-        .wait_for_event(|e| matches!(e.kind, EventKind::Started { .. }))
-        .await;
+    let started = sup.wait_for_event(|e| matches!(e.kind, EventKind::Started { .. })).await;
     let status = started.status.as_ref().expect("status");
-    assert!(
-        matches!(status.state, ProcessState::Starting { .. }),
-        "{status:?}"
-    );
+    assert!(matches!(status.state, ProcessState::Starting { .. }), "{status:?}");
     assert!(!status.running());
-    let running = sup
-        .wait_for_event(|e| matches!(e.kind, EventKind::Running { .. }))
-        .await;
+    let running = sup.wait_for_event(|e| matches!(e.kind, EventKind::Running { .. })).await;
     assert!((running.at - started.at) >= chrono::Duration::milliseconds(150));
     let state = &running.status.as_ref().expect("status").state;
     assert_eq!(pid_of(state), pid_of(&status.state), "same process");
-    assert!(
-        matches!(state, ProcessState::Running { since, .. } if Some(*since) == status.started_at)
-    );
+    assert!(matches!(state, ProcessState::Running { since, .. } if Some(*since) == status.started_at));
     sup.shutdown().await;
 }
 
@@ -283,12 +151,8 @@ async fn an_early_exit_never_reaches_running() {
     let mut spec = sh("flaky", "sh -c 'exit 1'");
     spec.start_duration = Duration::from_secs(5);
     sup.register(spec).await;
-    sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .await;
-    assert_eq!(
-        kinds_of(&sup.seen, "flaky"),
-        ["registered", "instance_added", "started", "exited"]
-    );
+    sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. })).await;
+    assert_eq!(kinds_of(&sup.seen, "flaky"), ["registered", "instance_added", "started", "exited"]);
     sup.shutdown().await;
 }
 
@@ -300,26 +164,15 @@ async fn output_env_and_work_dir_reach_the_process() {
     spec.env.0.insert("GREETING".into(), "hello".into());
     spec.work_dir = Some(work.path().to_path_buf());
     sup.register(spec).await;
-    sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { code: Some(0), .. }))
-        .await;
+    sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { code: Some(0), .. })).await;
     let out = fs::read_to_string(sup.log_file("echo", "stdout")).expect("stdout log");
     assert_eq!(out, format!("hello from {}\n", work.path().display()));
-    assert_eq!(
-        fs::read_to_string(sup.log_file("echo", "stderr")).expect("stderr log"),
-        "oops\n"
-    );
+    assert_eq!(fs::read_to_string(sup.log_file("echo", "stderr")).expect("stderr log"), "oops\n");
 
     // Logs are appended across runs.
-    sup.handle
-        .start(Selector::Name("echo".into()))
-        .await
-        .expect("start again");
-    sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. }))
-        .await;
-    assert_eq!(
-        fs::read_to_string(sup.log_file("echo", "stderr")).expect("stderr log"),
-        "oops\noops\n"
-    );
+    sup.handle.start(Selector::Name("echo".into())).await.expect("start again");
+    sup.wait_for_event(|e| matches!(e.kind, EventKind::Exited { .. })).await;
+    assert_eq!(fs::read_to_string(sup.log_file("echo", "stderr")).expect("stderr log"), "oops\noops\n");
     sup.shutdown().await;
 }
 
@@ -329,61 +182,27 @@ async fn invalid_specs_list_every_problem() {
     let mut spec = sh("bad/name", "no-such-program-provisr --now");
     spec.instances = 0;
     spec.work_dir = Some("relative/dir".into());
-    let Err(Error::InvalidSpec(problems)) = sup.handle.register(spec, RegisterOptions::api()).await
-    else {
+    let Err(Error::InvalidSpec(problems)) = sup.handle.register(spec, RegisterOptions::api()).await else {
         panic!("expected InvalidSpec")
     };
     let keys: Vec<_> = problems.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        keys,
-        ["name", "instances", "work_dir", "command"],
-        "{problems:?}"
-    );
-    assert!(
-        problems[3].1.contains("no-such-program-provisr"),
-        "{problems:?}"
-    );
+    assert_eq!(keys, ["name", "instances", "work_dir", "command"], "{problems:?}");
+    assert!(problems[3].1.contains("no-such-program-provisr"), "{problems:?}");
 
     let mut spec = sh("argv", "");
     spec.command = None;
     spec.args = vec!["/no/such/binary".into(), "x".into()];
-    let err = sup
-        .handle
-        .register(spec, RegisterOptions::api())
-        .await
-        .expect_err("missing program");
-    assert!(
-        matches!(&err, Error::InvalidSpec(p) if p.len() == 1 && p[0].0 == "command"),
-        "{err:?}"
-    );
+    let err = sup.handle.register(spec, RegisterOptions::api()).await.expect_err("missing program");
+    assert!(matches!(&err, Error::InvalidSpec(p) if p.len() == 1 && p[0].0 == "command"), "{err:?}");
 
     // Restoring instances the spec does not have.
     let mut opts = RegisterOptions::api();
     opts.instances = Some([("other".to_string(), Desired::Running)].into());
-    let err = sup
-        .handle
-        .register(sh("one", "sleep 300"), opts)
-        .await
-        .expect_err("unknown instance");
-    assert!(
-        matches!(&err, Error::InvalidSpec(p) if p[0].0 == "instances"),
-        "{err:?}"
-    );
+    let err = sup.handle.register(sh("one", "sleep 300"), opts).await.expect_err("unknown instance");
+    assert!(matches!(&err, Error::InvalidSpec(p) if p[0].0 == "instances"), "{err:?}");
 
-    assert!(
-        sup.handle
-            .snapshot()
-            .await
-            .expect("snapshot")
-            .processes
-            .is_empty(),
-        "nothing registered"
-    );
-    assert_eq!(
-        sup.handle.snapshot().await.expect("snapshot").seq,
-        0,
-        "no event"
-    );
+    assert!(sup.handle.snapshot().await.expect("snapshot").processes.is_empty(), "nothing registered");
+    assert_eq!(sup.handle.snapshot().await.expect("snapshot").seq, 0, "no event");
     sup.shutdown().await;
 }
 
@@ -392,39 +211,18 @@ async fn duplicates_are_rejected() {
     let sup = spawn_supervisor();
     let mut web = sh("web", "sleep 300");
     web.instances = 2;
-    sup.handle
-        .register(
-            web.clone(),
-            RegisterOptions {
-                start: false,
-                ..RegisterOptions::api()
-            },
-        )
-        .await
-        .expect("first");
+    sup.handle.register(web.clone(), RegisterOptions { start: false, ..RegisterOptions::api() }).await.expect("first");
     let again = sup.handle.register(web, RegisterOptions::api()).await;
     assert_eq!(again, Err(Error::AlreadyExists("web".into())));
-    let clash = sup
-        .handle
-        .register(sh("web-2", "sleep 300"), RegisterOptions::api())
-        .await;
-    assert_eq!(
-        clash,
-        Err(Error::AlreadyExists("web-2".into())),
-        "spec and instance names share one namespace"
-    );
+    let clash = sup.handle.register(sh("web-2", "sleep 300"), RegisterOptions::api()).await;
+    assert_eq!(clash, Err(Error::AlreadyExists("web-2".into())), "spec and instance names share one namespace");
     let mut w = sh("w", "sleep 300");
     w.name = "web".into();
     w.instances = 1;
-    assert!(matches!(
-        sup.handle.register(w, RegisterOptions::api()).await,
-        Err(Error::AlreadyExists(_))
-    ));
+    assert!(matches!(sup.handle.register(w, RegisterOptions::api()).await, Err(Error::AlreadyExists(_))));
     let statuses = sup.handle.status(Selector::All).await.expect("status");
     assert_eq!(statuses.len(), 2);
-    assert!(statuses
-        .iter()
-        .all(|s| s.state == ProcessState::Stopped && s.desired == Desired::Stopped));
+    assert!(statuses.iter().all(|s| s.state == ProcessState::Stopped && s.desired == Desired::Stopped));
     sup.shutdown().await;
 }
 
@@ -436,73 +234,31 @@ async fn a_spawn_failure_is_fatal_and_reported() {
     let work = tempfile::tempdir().expect("work dir");
     let mut spec = sh("gone", "sleep 300");
     spec.work_dir = Some(work.path().to_path_buf());
-    sup.handle
-        .register(
-            spec,
-            RegisterOptions {
-                start: false,
-                ..RegisterOptions::api()
-            },
-        )
-        .await
-        .expect("register");
+    sup.handle.register(spec, RegisterOptions { start: false, ..RegisterOptions::api() }).await.expect("register");
     drop(work);
-    let ack = sup
-        .handle
-        .start(Selector::Name("gone".into()))
-        .await
-        .expect("start");
+    let ack = sup.handle.start(Selector::Name("gone".into())).await.expect("start");
     assert_eq!(ack.failed.len(), 1, "{ack:?}");
     assert_eq!(ack.failed[0].0, "gone");
-    let e = sup
-        .wait_for_event(|e| matches!(e.kind, EventKind::SpawnFailed { .. }))
-        .await;
-    let EventKind::SpawnFailed {
-        decision: Decision::GiveUp { reason },
-        ..
-    } = &e.kind
-    else {
-        panic!("{e:?}")
-    };
-    assert!(
-        matches!(&sup.status("gone").await.state, ProcessState::Fatal { reason: r } if r == reason)
-    );
+    let e = sup.wait_for_event(|e| matches!(e.kind, EventKind::SpawnFailed { .. })).await;
+    let EventKind::SpawnFailed { decision: Decision::GiveUp { reason }, .. } = &e.kind else { panic!("{e:?}") };
+    assert!(matches!(&sup.status("gone").await.state, ProcessState::Fatal { reason: r } if r == reason));
 
     // A program that exists but cannot be executed passes validation and fails to spawn.
     let script = sup.dir.path().join("not-executable.sh");
     fs::write(&script, "#!/bin/sh\nexit 0\n").expect("script");
     fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let ack = sup
-        .register(sh("noexec", script.to_str().expect("utf-8")))
-        .await;
+    let ack = sup.register(sh("noexec", script.to_str().expect("utf-8"))).await;
     assert_eq!(ack.failed.len(), 1, "{ack:?}");
-    assert!(
-        ack.failed[0].1.to_lowercase().contains("permission denied"),
-        "{ack:?}"
-    );
+    assert!(ack.failed[0].1.to_lowercase().contains("permission denied"), "{ack:?}");
     let status = sup.status("noexec").await;
-    assert!(
-        matches!(status.state, ProcessState::Fatal { .. }),
-        "{status:?}"
-    );
-    assert_eq!(
-        status.desired,
-        Desired::Running,
-        "the wish stays: a later start may succeed"
-    );
+    assert!(matches!(status.state, ProcessState::Fatal { .. }), "{status:?}");
+    assert_eq!(status.desired, Desired::Running, "the wish stays: a later start may succeed");
 
     // Fixing the cause and starting again works.
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
-    let ack = sup
-        .handle
-        .start(Selector::Name("noexec".into()))
-        .await
-        .expect("start");
+    let ack = sup.handle.start(Selector::Name("noexec".into())).await.expect("start");
     assert!(ack.failed.is_empty(), "{ack:?}");
-    sup.wait_for_event(|e| {
-        e.name == "noexec" && matches!(e.kind, EventKind::Exited { code: Some(0), .. })
-    })
-    .await;
+    sup.wait_for_event(|e| e.name == "noexec" && matches!(e.kind, EventKind::Exited { code: Some(0), .. })).await;
     sup.shutdown().await;
 }
 
@@ -511,50 +267,25 @@ async fn shutdown_stops_everything_and_keeps_wishes() {
     let mut sup = spawn_supervisor();
     let a = sup.run(sh("a", "sleep 300")).await;
     let ready = sup.dir.path().join("ready");
-    let mut stubborn = sh(
-        "b",
-        &format!("trap '' TERM; touch {}; sleep 300", ready.display()),
-    );
+    let mut stubborn = sh("b", &format!("trap '' TERM; touch {}; sleep 300", ready.display()));
     stubborn.stop_timeout = Duration::from_millis(200);
     let b = sup.run(stubborn).await;
     eventually("the trap is set", || ready.exists()).await;
     sup.handle
-        .register(
-            sh("idle", "sleep 300"),
-            RegisterOptions {
-                start: false,
-                ..RegisterOptions::api()
-            },
-        )
+        .register(sh("idle", "sleep 300"), RegisterOptions { start: false, ..RegisterOptions::api() })
         .await
         .expect("idle");
     let before = sup.handle.status(Selector::All).await.expect("status");
-    let wishes: Vec<_> = before
-        .iter()
-        .map(|s| (s.name.as_str(), s.desired))
-        .collect();
-    assert_eq!(
-        wishes,
-        [
-            ("a", Desired::Running),
-            ("b", Desired::Running),
-            ("idle", Desired::Stopped)
-        ]
-    );
+    let wishes: Vec<_> = before.iter().map(|s| (s.name.as_str(), s.desired)).collect();
+    assert_eq!(wishes, [("a", Desired::Running), ("b", Desired::Running), ("idle", Desired::Stopped)]);
     let seq_before = sup.handle.snapshot().await.expect("snapshot").seq;
 
     let handle = sup.handle.clone();
     let mut sink = std::mem::replace(&mut sup.sink, tokio::sync::mpsc::unbounded_channel().1);
     sup.shutdown().await;
-    assert!(
-        !alive(a) && !alive(b),
-        "every process has exited when shutdown returns"
-    );
+    assert!(!alive(a) && !alive(b), "every process has exited when shutdown returns");
     assert_eq!(handle.status(Selector::All).await, Err(Error::ShutDown));
-    assert!(matches!(
-        handle.start(Selector::All).await,
-        Err(Error::ShutDown)
-    ));
+    assert!(matches!(handle.start(Selector::All).await, Err(Error::ShutDown)));
 
     let mut after = Vec::new();
     while let Ok(e) = sink.try_recv() {
@@ -562,38 +293,16 @@ async fn shutdown_stops_everything_and_keeps_wishes() {
             after.push(e);
         }
     }
-    assert!(
-        after
-            .iter()
-            .all(|e| !matches!(e.kind, EventKind::DesiredChanged { .. })),
-        "wishes are kept: {after:#?}"
-    );
-    assert_eq!(
-        kinds_of(&after, "b"),
-        ["stopping", "killed", "exited"],
-        "stop signal, timeout, SIGKILL"
-    );
+    assert!(after.iter().all(|e| !matches!(e.kind, EventKind::DesiredChanged { .. })), "wishes are kept: {after:#?}");
+    assert_eq!(kinds_of(&after, "b"), ["stopping", "killed", "exited"], "stop signal, timeout, SIGKILL");
     assert_eq!(kinds_of(&after, "a"), ["stopping", "exited"]);
     assert!(kinds_of(&after, "idle").is_empty());
     for name in ["a", "b"] {
-        let exit = after
-            .iter()
-            .find(|e| e.name == name && e.kind.name() == "exited")
-            .expect("exited");
-        let EventKind::Exited {
-            requested,
-            decision,
-            ..
-        } = &exit.kind
-        else {
-            unreachable!()
-        };
+        let exit = after.iter().find(|e| e.name == name && e.kind.name() == "exited").expect("exited");
+        let EventKind::Exited { requested, decision, .. } = &exit.kind else { unreachable!() };
         assert!(requested);
         assert_eq!(*decision, Decision::Stop);
-        assert_eq!(
-            exit.status.as_ref().expect("status").desired,
-            Desired::Running
-        );
+        assert_eq!(exit.status.as_ref().expect("status").desired, Desired::Running);
     }
 }
 
@@ -604,21 +313,13 @@ async fn dropping_every_handle_leaves_processes_running() {
     let pid = sup.run(sh("survivor", "sleep 300")).await;
     let join = sup.join.take().expect("join");
     drop(sup);
-    within("the actor ends when its handles are gone", join)
-        .await
-        .expect("no panic");
+    within("the actor ends when its handles are gone", join).await.expect("no panic");
     assert!(alive(pid), "the process was left running");
 
     // The next supervisor takes it over, and its shutdown stops it.
     let next = spawn_supervisor_in(dir);
-    let opts = RegisterOptions {
-        adopt: true,
-        ..RegisterOptions::api()
-    };
-    next.handle
-        .register(sh("survivor", "sleep 300"), opts)
-        .await
-        .expect("register");
+    let opts = RegisterOptions { adopt: true, ..RegisterOptions::api() };
+    next.handle.register(sh("survivor", "sleep 300"), opts).await.expect("register");
     assert_eq!(next.status("survivor").await.state.pid(), Some(pid));
     next.shutdown().await;
     eventually("the survivor is stopped", || !alive(pid)).await;

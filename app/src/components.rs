@@ -1,0 +1,4 @@
+//! Building blocks shared by pages.
+
+pub mod nav;
+pub mod process_table;

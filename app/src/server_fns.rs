@@ -1,0 +1,63 @@
+//! Server functions, one per file, grouped by resource. Each is a thin adapter: it
+//! finds the caller's principal from the session and calls the same `backend::ops`
+//! function the JSON API calls, so permissions are checked in one place.
+
+pub mod auth;
+pub mod processes;
+
+/// Server-side helpers for server functions.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use crate::error::AppError;
+    use backend::auth::Principal;
+    use backend::AppState;
+    use leptos::prelude::*;
+    use tower_sessions::Session;
+
+    /// Session key of the signed-in user's id.
+    pub const SESSION_USER: &str = "uid";
+    /// Session key of the user's version at sign-in.
+    pub const SESSION_VERSION: &str = "ver";
+
+    /// The shared state, provided to every request by the server.
+    pub fn state() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            AppError::Internal
+        })
+    }
+
+    /// The request's session.
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(|e| {
+            tracing::error!(error = %e, "no session layer");
+            AppError::Internal
+        })
+    }
+
+    /// Who is calling: the signed-in user (still active, unchanged since sign-in), or
+    /// the anonymous admin when auth is disabled.
+    pub async fn principal() -> Result<Principal, AppError> {
+        let st = state()?;
+        if !st.auth.enabled() {
+            return Ok(Principal::anonymous());
+        }
+        let session = session().await?;
+        principal_of_session(&st, &session).await?.ok_or(AppError::Unauthenticated)
+    }
+
+    /// The principal a session stands for, if it is signed in and still valid.
+    pub async fn principal_of_session(st: &AppState, session: &Session) -> Result<Option<Principal>, AppError> {
+        let uid: Option<i64> = session.get(SESSION_USER).await.map_err(|_| AppError::Internal)?;
+        let ver: Option<i64> = session.get(SESSION_VERSION).await.map_err(|_| AppError::Internal)?;
+        let (Some(uid), Some(ver)) = (uid, ver) else { return Ok(None) };
+        match st.auth.current_user(&st.db, uid, ver).await {
+            Ok(p) => Ok(Some(p)),
+            Err(backend::auth::AuthError::Invalid) => Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, "session check failed");
+                Err(AppError::Internal)
+            }
+        }
+    }
+}

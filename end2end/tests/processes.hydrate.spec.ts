@@ -1,0 +1,44 @@
+/**
+ * Live updates of the Processes page: state changes arrive over the WebSocket and show in the
+ * row without a reload. JavaScript-only, so the `chromium-nojs` project skips this file.
+ */
+import { expect, expectRowState, processRow, signIn, test, waitHydrated } from './fixtures';
+
+declare global {
+  interface Window {
+    /** Set by the test; survives only as long as the document does. */
+    __provisrE2eMarker?: number;
+  }
+}
+
+test('a process stopped through the API turns stopped in the open page without a reload', async ({
+  page,
+  api,
+  processName,
+  hydrated,
+}) => {
+  await signIn(page, { hydrated });
+  // A full page load, so the row comes from the server render.
+  await page.goto('/');
+  const row = processRow(page, processName);
+  await expectRowState(row, 'running');
+
+  await waitHydrated(page);
+  await page.evaluate(() => {
+    window.__provisrE2eMarker = 1;
+  });
+  const url = page.url();
+  let navigations = 0;
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) navigations += 1;
+  });
+
+  await api.stop(processName);
+
+  await expectRowState(row, 'stopped');
+  expect(await api.state(processName)).toBe('stopped');
+  // The same document: no reload, no navigation.
+  expect(await page.evaluate(() => window.__provisrE2eMarker)).toBe(1);
+  expect(page.url()).toBe(url);
+  expect(navigations).toBe(0);
+});

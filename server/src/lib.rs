@@ -1,0 +1,62 @@
+//! The `provisr` binary as a library: CLI, configuration, daemon startup, the HTTP
+//! surface (JSON API, WebSocket, console) and TLS. `main.rs` only parses arguments and
+//! calls [`run`]; tests drive [`startup::Application`] directly.
+
+pub mod api;
+pub mod caller;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod startup;
+pub mod state;
+pub mod tls;
+pub mod ws;
+
+use cli::{Cli, Command, ServeArgs};
+use config::Config;
+use startup::{Application, Settings};
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = match args.config_path() {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(errors) => {
+                eprintln!("provisr: the configuration has {} problem(s):", errors.0.len());
+                for e in &errors.0 {
+                    eprintln!("  {e}");
+                }
+                std::process::exit(2);
+            }
+        },
+        None => Config::default(),
+    };
+    let app = Application::build(Settings { config, data_dir: args.data_dir.clone() }).await?;
+    if let Some(pw) = app.initial_admin_password() {
+        let file = args.data_dir.join("initial-admin-password");
+        eprintln!();
+        eprintln!("provisr: created the admin user \"admin\" with the password: {pw}");
+        eprintln!("provisr: it is shown once and saved in {} (mode 0600); change it after signing in.", file.display());
+        eprintln!();
+    }
+    eprintln!("provisr: console on {}/  (API under {})", app.url(), app.state().console.api_base);
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

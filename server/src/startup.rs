@@ -1,0 +1,321 @@
+//! Daemon startup as a library: [`Application::build`] opens the store, restores the
+//! registrations, starts the supervisor and binds the listener; `run_until_stopped`
+//! serves until a shutdown signal, then stops every process before returning.
+//! Tests build an `Application` on port 0 with a temporary data directory.
+
+use crate::config::Config;
+use crate::state::ServerState;
+use crate::{api, console, tls};
+use anyhow::{bail, Context};
+use app::ConsoleConfig;
+use axum::http::{header, HeaderValue};
+use axum::Router;
+use backend::auth::{AdminBootstrap, Auth, AuthSettings};
+use backend::store::sessions::DbSessionStore;
+use backend::AppState;
+use leptos::config::LeptosOptions;
+use nix::fcntl::{Flock, FlockArg};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use supervisor::{Origin, ProcessSpec, Supervisor, SupervisorConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Everything `build` needs.
+#[derive(Debug)]
+pub struct Settings {
+    /// The parsed configuration (defaults when no file was given).
+    pub config: Config,
+    /// The data directory (database, TLS material, PID files, logs).
+    pub data_dir: PathBuf,
+}
+
+/// A built daemon, bound and ready to serve.
+pub struct Application {
+    state: ServerState,
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    router: Router,
+    supervisor_task: JoinHandle<()>,
+    recorder_task: JoinHandle<()>,
+    initial_admin_password: Option<String>,
+    /// Held while the daemon runs: one daemon per data directory.
+    _lock: Flock<std::fs::File>,
+}
+
+impl Application {
+    /// Opens the store (running migrations), creates the first admin if needed,
+    /// starts the supervisor and restores every registration, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let Settings { config, data_dir } = settings;
+        create_private_dir(&data_dir)?;
+        let data_dir = data_dir.canonicalize().with_context(|| format!("data directory {}", data_dir.display()))?;
+        let lock = lock_data_dir(&data_dir)?;
+
+        let url = config
+            .store
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("provisr.db").display()));
+        tracing::info!(store = %backend::db::describe(&url), "opening the store");
+        let db = backend::db::connect(&url).await.with_context(|| format!("store {}", backend::db::describe(&url)))?;
+
+        let auth = Auth::new(
+            &db,
+            AuthSettings {
+                enabled: config.auth.enabled,
+                jwt_secret: config.auth.jwt.secret.as_ref().map(|s| s.expose().to_string()),
+                token_lifetime: config.auth.jwt.expires_in,
+            },
+        )
+        .await
+        .context("setting up authentication")?;
+        let initial_admin_password = if config.auth.enabled {
+            let boot = AdminBootstrap {
+                auto_create: config.auth.admin.auto_create,
+                username: config.auth.admin.username.clone(),
+                password: config.auth.admin.password.as_ref().map(|s| s.expose().to_string()),
+                email: config.auth.admin.email.clone(),
+            };
+            let generated = auth.ensure_admin(&db, &boot).await.context("creating the initial admin")?;
+            if let Some(pw) = &generated {
+                write_private_file(&data_dir.join("initial-admin-password"), &format!("{pw}\n"))?;
+            }
+            generated
+        } else {
+            tracing::warn!(
+                "authentication is disabled ([auth] enabled = false): anyone who can reach the server controls it"
+            );
+            None
+        };
+
+        // Everything that can fail for reasons outside our control (certificate, port) comes
+        // before any process is started, so a daemon that cannot start leaves nothing behind.
+        let tls_enabled = config.server.tls.enabled;
+        let tls_config = if tls_enabled {
+            let material = tls::prepare(&config.server.tls, &data_dir.join("tls")).context("preparing TLS")?;
+            Some(tls::rustls_config(&material, config.server.tls.min_version).await.context("loading TLS")?)
+        } else {
+            None
+        };
+
+        let listener = bind(&config.server.listen_addrs())?;
+        let addr = listener.local_addr()?;
+
+        let pid_dir = config.pid_dir.clone().unwrap_or_else(|| data_dir.join("run"));
+        let log_dir = config.log.dir.clone().unwrap_or_else(|| data_dir.join("logs"));
+        for dir in [&pid_dir, &log_dir] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let (sink, events) = tokio::sync::mpsc::unbounded_channel();
+        let mut sup_config = SupervisorConfig::new(pid_dir);
+        sup_config.log_dir = Some(log_dir);
+        sup_config.sink = Some(sink);
+        let (supervisor, supervisor_task) = Supervisor::start(sup_config);
+        let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
+        let (recorder, recorder_task) = backend::recorder::spawn(db.clone(), events, run_id);
+
+        let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
+        if let Err(e) = backend::ops::processes::restore(&db, &supervisor, &entries).await {
+            // Leave nothing running behind a daemon that does not start.
+            supervisor.shutdown().await;
+            return Err(anyhow::Error::from(e).context("restoring processes"));
+        }
+
+        let app_state = AppState { db: db.clone(), supervisor, auth: Arc::new(auth), recorder };
+        let state = ServerState {
+            app: app_state,
+            leptos_options: LeptosOptions::builder().output_name("provisr").site_pkg_dir("pkg").build(),
+            console: ConsoleConfig { api_base: config.server.base_path.clone() },
+            shutdown: CancellationToken::new(),
+        };
+        if !console::bundle_present() {
+            tracing::warn!("the console bundle (pkg/provisr.wasm) is not embedded: build with `cargo xtask build`");
+        }
+
+        let sessions = DbSessionStore::new(db);
+        tokio::spawn(sessions.clone().sweep_expired(Duration::from_secs(3600)));
+        let session_layer = SessionManagerLayer::new(sessions)
+            .with_name("provisr_session")
+            .with_secure(tls_enabled)
+            .with_http_only(true)
+            .with_same_site(SameSite::Strict)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+
+        let mut router = Router::new()
+            .nest(&config.server.base_path, api::router())
+            .merge(console::router(&state))
+            .fallback(console::static_or_not_found)
+            .layer(axum::middleware::from_fn_with_state(state.clone(), console::require_sign_in))
+            .layer(session_layer)
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ));
+        if tls_enabled {
+            router = router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            ));
+        }
+        let router = router.layer(tower_http::trace::TraceLayer::new_for_http()).with_state(state.clone());
+
+        Ok(Self {
+            state,
+            listener,
+            addr,
+            tls: tls_config,
+            router,
+            supervisor_task,
+            recorder_task,
+            initial_admin_password,
+            _lock: lock,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://127.0.0.1:<port>` (or `http://`), for clients on this machine.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let host = if self.addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.addr.ip().to_string() };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        format!("{scheme}://{host}:{}", self.addr.port())
+    }
+
+    /// The state every route sees.
+    pub fn state(&self) -> &ServerState {
+        &self.state
+    }
+
+    /// The initial admin password, when this start generated one.
+    pub fn initial_admin_password(&self) -> Option<&str> {
+        self.initial_admin_password.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting requests, stops every
+    /// managed process (wishes are kept for the next start), and waits until the
+    /// history is persisted.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Self { state, listener, tls, router, supervisor_task, recorder_task, _lock, .. } = self;
+        let handle = axum_server::Handle::new();
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                match tls {
+                    Some(cfg) => axum_server::from_tcp_rustls(listener, cfg)?.handle(handle).serve(service).await,
+                    None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
+                }
+            })
+        };
+        tokio::pin!(server);
+        let result = tokio::select! {
+            res = &mut server => Some(res),
+            () = shutdown => None,
+        };
+        tracing::info!("shutting down: stopping every managed process");
+        state.shutdown.cancel();
+        handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        state.app.supervisor.shutdown().await;
+        let _ = supervisor_task.await;
+        if tokio::time::timeout(Duration::from_secs(30), recorder_task).await.is_err() {
+            tracing::error!("the recorder did not finish within 30 s; some history may be missing");
+        }
+        let served = match result {
+            Some(res) => res,
+            None => server.await,
+        };
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::Error::from(e).context("serving HTTP")),
+            Err(e) => Err(anyhow::Error::from(e).context("the HTTP server task failed")),
+        }
+    }
+}
+
+fn bind(addrs: &[SocketAddr]) -> anyhow::Result<std::net::TcpListener> {
+    let mut last = None;
+    for addr in addrs {
+        let socket = if addr.is_ipv6() { tokio::net::TcpSocket::new_v6() } else { tokio::net::TcpSocket::new_v4() };
+        let attempt = socket.and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(*addr)?;
+            s.listen(1024)
+        });
+        match attempt {
+            Ok(l) => return Ok(l.into_std()?),
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "could not bind");
+                last = Some((*addr, e));
+            }
+        }
+    }
+    match last {
+        Some((addr, e)) => Err(anyhow::Error::from(e).context(format!("cannot listen on {addr}"))),
+        None => bail!("no address to listen on"),
+    }
+}
+
+/// Takes `<data>/provisr.lock` so that a second daemon on the same data directory
+/// refuses to start instead of starting every process a second time.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<Flock<std::fs::File>> {
+    let path = dir.join("provisr.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        anyhow::anyhow!(
+            "another provisr is already running with the data directory {} ({}: {errno})",
+            dir.display(),
+            path.display()
+        )
+    })
+}
+
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))
+}
+
+/// Writes `content` to a file readable by its owner only (created 0600, never wider).
+fn write_private_file(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! The fixture: [`Daemon`] runs `provisr serve` as a child process, collects its stderr,
+//! and on drop ends it (SIGTERM, then SIGKILL) so no test leaves a daemon behind;
+//! [`Leftovers`] kills any process still carrying a test's marker.
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The admin password of the test configurations.
+pub const PASSWORD: &str = "correct-horse-battery";
+/// How long a test waits for a condition before it fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The binary under test.
+pub fn provisr() -> &'static str {
+    env!("CARGO_BIN_EXE_provisr")
+}
+
+/// A running `provisr` child process.
+pub struct Daemon {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    exited: Option<ExitStatus>,
+}
+
+impl Daemon {
+    /// Starts `provisr <args>` in `cwd`, with a clean environment for its settings.
+    pub fn start(cwd: &Path, args: &[&str]) -> Daemon {
+        let mut child = Command::new(provisr())
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("PROVISR_DATA_DIR")
+            .env("PROVISR_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting provisr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().expect("stderr buffer");
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Daemon { child, stderr, exited: None }
+    }
+
+    /// `provisr serve --config <config> --data-dir <data>` in `cwd`.
+    pub fn serve(cwd: &Path, config: &Path, data: &Path) -> Daemon {
+        let (config, data) = (config.to_str().expect("utf-8 path"), data.to_str().expect("utf-8 path"));
+        Self::start(cwd, &["serve", "--config", config, "--data-dir", data])
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr buffer").clone()
+    }
+
+    /// Sends `signal` to the daemon (only to it, not to its children's groups).
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), signal).expect("signalling the daemon");
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().expect("try_wait");
+        }
+        self.exited
+    }
+
+    /// Waits (polling) for the daemon to exit.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit within {timeout:?}; stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until `GET <url>/api/status` answers `{"ok":true}`; fails early if the daemon
+    /// exits.
+    pub async fn wait_ready(&mut self, client: &reqwest::Client, url: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.try_exit() {
+                panic!("the daemon exited ({status}) before it was ready; stderr:\n{}", self.stderr());
+            }
+            if let Ok(res) = client.get(format!("{url}/api/status")).send().await {
+                if res.status() == StatusCode::OK && res.json::<Value>().await.ok() == Some(json!({ "ok": true })) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "{url} not ready within {TIMEOUT:?}; stderr:\n{}", self.stderr());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.try_exit().is_some() {
+            return;
+        }
+        // Gracefully first, so the processes it manages are stopped too.
+        let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kills, on drop, every process whose command line contains one of the markers: a
+/// failing test leaves nothing running.
+pub struct Leftovers(pub Vec<String>);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for marker in &self.0 {
+            for pid in pids_with_marker(marker) {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A number no other test uses: `sleep <marker>` identifies a test's processes in `/proc`.
+pub fn unique_marker() -> String {
+    format!("3002{:07}", rand::random::<u32>() % 10_000_000)
+}
+
+/// True while `pid` is a live process (a zombie counts as gone).
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+fn cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+}
+
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).collect())
+        .unwrap_or_default()
+}
+
+/// Live processes with `marker` anywhere in their command line.
+pub fn pids_with_marker(marker: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| cmdline(*pid).is_some_and(|args| args.iter().any(|a| a.contains(marker))) && pid_alive(*pid))
+        .collect()
+}
+
+/// Live `sleep <marker>` processes.
+pub fn sleepers(marker: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| cmdline(*pid).is_some_and(|args| args == ["sleep", marker]) && pid_alive(*pid))
+        .collect()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A temporary directory for one daemon, with a config file that serves plain HTTP on
+/// `port` with the test admin password, plus `extra` TOML.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Site {
+    pub fn new(extra: &str) -> Site {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = free_port();
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[server.tls]\nenabled = false\n\n\
+             [auth.admin]\npassword = \"{PASSWORD}\"\n\n{extra}\n"
+        );
+        std::fs::write(dir.path().join("provisr.toml"), config).expect("writing the config");
+        Site { dir, port }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("provisr.toml")
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn serve(&self) -> Daemon {
+        Daemon::serve(self.dir.path(), &self.config(), &self.data())
+    }
+}
+
+/// A client that accepts the self-signed certificate and follows no redirects.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client")
+}
+
+/// An API client signed in as `admin`.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub token: String,
+}
+
+impl Api {
+    /// Signs in with `POST /api/auth/login`.
+    pub async fn login(url: &str, password: &str) -> Api {
+        let http = http_client();
+        let res = http
+            .post(format!("{url}/api/auth/login"))
+            .json(&json!({ "method": "basic", "username": "admin", "password": password }))
+            .send()
+            .await
+            .expect("POST /api/auth/login");
+        assert_eq!(res.status(), StatusCode::OK, "login");
+        let body: Value = res.json().await.expect("JSON");
+        let token = body["token"]["value"].as_str().expect("a token").to_string();
+        Api { http, url: url.to_string(), token }
+    }
+
+    pub async fn register(&self, spec: Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/register", self.url))
+            .bearer_auth(&self.token)
+            .json(&spec)
+            .send()
+            .await
+            .expect("POST /register");
+        let status = res.status();
+        assert_eq!(status, StatusCode::OK, "register: {}", res.text().await.unwrap_or_default());
+    }
+
+    pub async fn status(&self, name: &str) -> Option<Value> {
+        let res =
+            self.http.get(format!("{}/api/status?name={name}", self.url)).bearer_auth(&self.token).send().await.ok()?;
+        (res.status() == StatusCode::OK).then_some(())?;
+        res.json().await.ok()
+    }
+
+    pub async fn stop(&self, name: &str) -> StatusCode {
+        self.http
+            .post(format!("{}/api/stop?name={name}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("POST /stop")
+            .status()
+    }
+
+    /// Waits until `name` is running; returns its pid.
+    pub async fn wait_running(&self, name: &str) -> u32 {
+        wait_for(&format!("{name} to run"), TIMEOUT, || async {
+            let v = self.status(name).await?;
+            (v["state"] == "running").then(|| v["pid"].as_u64()).flatten().map(|p| p as u32)
+        })
+        .await
+    }
+}
+
+/// Polls `check` every 25 ms until it returns `Some`; fails the test after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Polls `check` until it is true; fails the test after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    wait_for(what, timeout, || {
+        let ok = check();
+        async move { ok.then_some(()) }
+    })
+    .await
+}
+
+/// Polls `check` until it is true or `timeout` has passed; returns whether it became true
+/// (for assertions that report what they saw).
+pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The permission bits of `path`.
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}

@@ -1,0 +1,10 @@
+//! Tests of the real `provisr` executable: configuration errors, the defaults without a
+//! config, shutdown on SIGTERM, and re-adoption after a crash. Each daemon runs in its own
+//! temporary directory on a free port (except the defaults test, which needs :8443).
+
+mod helpers;
+
+mod config;
+mod crash;
+mod defaults;
+mod shutdown;
