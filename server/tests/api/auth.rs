@@ -212,7 +212,7 @@ async fn tokens_expire() {
         async move { req.send().await.expect("GET").status() }
     };
     assert_eq!(use_token().await, StatusCode::OK, "valid at first");
-    crate::helpers::wait_until("the token to expire", std::time::Duration::from_secs(6), || async {
+    testkit::wait_until_async("the token to expire", std::time::Duration::from_secs(6), || async {
         use_token().await == StatusCode::UNAUTHORIZED
     })
     .await;

@@ -103,7 +103,7 @@ async fn server_functions_need_a_session() {
     let (status, body) = rpc(&app, "processes/stop", &[("name", "guarded")], Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(app.process("guarded").await["state"], "stopped");
-    assert!(!crate::helpers::pid_alive(pid));
+    assert!(!testkit::pid_alive(pid));
 }
 
 #[tokio::test]

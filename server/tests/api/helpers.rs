@@ -10,12 +10,12 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use server::config::{Config, Secret};
 use server::startup::{Application, Settings};
-use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use testkit::{http_client, kill_now, pids_with_any_marker, unique_marker, wait_for, POLL_INTERVAL};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -75,13 +75,13 @@ impl Drop for TestApp {
         let markers = self.markers.lock().map(|m| m.clone()).unwrap_or_default();
         // Members of a killed group may take a moment to leave /proc.
         let deadline = Instant::now() + Duration::from_secs(3);
-        let mut left = leftovers(&markers);
+        let mut left = pids_with_any_marker(&markers);
         while !left.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(25));
-            left = leftovers(&markers);
+            std::thread::sleep(POLL_INTERVAL);
+            left = pids_with_any_marker(&markers);
         }
         for pid in &left {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid as i32), nix::sys::signal::Signal::SIGKILL);
+            kill_now(*pid);
         }
         if !left.is_empty() {
             problems.push(format!("processes outlived the daemon's shutdown (killed now): {left:?}"));
@@ -94,22 +94,6 @@ impl Drop for TestApp {
             }
         }
     }
-}
-
-/// Live processes with one of `markers` in their command line.
-fn leftovers(markers: &[String]) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
-        .filter(|pid| {
-            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let text = String::from_utf8_lossy(&raw);
-            markers.iter().any(|m| text.contains(m.as_str())) && pid_alive(*pid)
-        })
-        .collect()
 }
 
 /// The daemon's thread: dropping the stop sender shuts the daemon down gracefully.
@@ -207,16 +191,6 @@ async fn admin_token(app: &Application) -> anyhow::Result<String> {
     let (user, _) = backend::store::users::find_by_username(&st.db, ADMIN).await?.context("no admin user")?;
     let principal = st.auth.current_user(&st.db, user.id, user.token_version).await?;
     Ok(st.auth.issue_token(&principal)?.value)
-}
-
-/// A client for the tests: no redirects followed, no cookie jar, self-signed accepted.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .danger_accept_invalid_certs(true)
-        .timeout(TIMEOUT)
-        .build()
-        .expect("building the HTTP client")
 }
 
 impl TestApp {
@@ -441,75 +415,6 @@ pub async fn expect_error(res: Response, status: StatusCode) -> String {
     message.to_string()
 }
 
-/// Polls `check` every 25 ms until it returns `Some`; fails the test after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Polls `check` until it is true; fails the test after `timeout`.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    wait_for(what, timeout, || {
-        let fut = check();
-        async move { fut.await.then_some(()) }
-    })
-    .await
-}
-
-/// A number no other test (or earlier run) uses: `sleep <marker>` identifies the processes
-/// of one test in `/proc`.
-pub fn unique_marker() -> String {
-    format!("3001{:07}", rand::random::<u32>() % 10_000_000)
-}
-
-/// True while `pid` is a live process (a zombie counts as gone).
-pub fn pid_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
-        Err(_) => false,
-    }
-}
-
-/// The live processes whose argv is exactly `argv`.
-pub fn pids_with_argv(argv: &[&str]) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = raw.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
-        if args.len() == argv.len() && args.iter().zip(argv).all(|(a, b)| *a == b.as_bytes()) && pid_alive(pid) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-/// The live `sleep <marker>` processes.
-pub fn sleepers(marker: &str) -> Vec<u32> {
-    pids_with_argv(&["sleep", marker])
-}
-
 /// The next text message of a WebSocket as JSON, within `timeout`.
 pub async fn next_json(ws: &mut Ws, timeout: Duration) -> Value {
     let deadline = tokio::time::Instant::now() + timeout;
@@ -541,94 +446,4 @@ pub fn session_cookie(headers: &HeaderMap<HeaderValue>, name: &str) -> Option<(S
 /// The path part of a redirect's `Location` header.
 pub fn location(res: &Response) -> Option<String> {
     res.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// The permission bits of `path`.
-pub fn mode_of(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
-}
-
-/// The variable naming the PostgreSQL server the tests may create databases on.
-pub const PG_URL_VAR: &str = "PROVISR_TEST_DATABASE_URL";
-
-/// A database created for one test on the server of `PROVISR_TEST_DATABASE_URL`, dropped
-/// (best-effort, `WITH (FORCE)`) when this value is dropped. Declare it before the
-/// `TestApp` that uses it, so the daemon stops first.
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// Creates `provisr_t_<random>`. Panics with instructions when the variable is unset:
-    /// PostgreSQL tests never skip silently.
-    pub async fn create() -> PgDatabase {
-        use sea_orm::ConnectionTrait;
-        let admin_url = std::env::var(PG_URL_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{PG_URL_VAR} is not set: the PostgreSQL tests need a server. Run the tests with \
-                 `cargo xtask test` (it starts PostgreSQL and sets the variable), or set \
-                 {PG_URL_VAR}=postgres://USER:PASSWORD@HOST:PORT/DB for a role with CREATEDB"
-            )
-        });
-        let name = format!("provisr_t_{:016x}", rand::random::<u64>());
-        let admin = sea_orm::Database::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to {PG_URL_VAR} ({}): {e}", backend::db::describe(&admin_url)));
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        let _ = admin.close().await;
-        PgDatabase { admin_url, name }
-    }
-
-    /// The URL of the created database.
-    pub fn url(&self) -> String {
-        let (base, query) = match self.admin_url.split_once('?') {
-            Some((b, q)) => (b, Some(q)),
-            None => (self.admin_url.as_str(), None),
-        };
-        let scheme_end = base.find("://").map_or(0, |i| i + 3);
-        let host = base[scheme_end..].find('/').map_or(base, |slash| &base[..scheme_end + slash]);
-        match query {
-            Some(q) => format!("{host}/{}?{q}", self.name),
-            None => format!("{host}/{}", self.name),
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop may run inside a runtime: use a thread with its own.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                use sea_orm::ConnectionTrait;
-                let admin = sea_orm::Database::connect(&url).await.ok()?;
-                // FORCE ends our own leftover connections, but fails while an autovacuum
-                // worker (another role) is in the database: then retry, and finally drop
-                // without FORCE, which waits for autovacuum.
-                let mut done = false;
-                for (attempt, force) in [(0, " WITH (FORCE)"), (1, " WITH (FORCE)"), (2, "")] {
-                    if attempt > 0 {
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                    let sql = format!("DROP DATABASE IF EXISTS {name}{force}");
-                    if admin.execute_unprepared(&sql).await.is_ok() {
-                        done = true;
-                        break;
-                    }
-                }
-                let _ = admin.close().await;
-                done.then_some(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("warning: could not drop the test database {}", self.name);
-        }
-    }
 }

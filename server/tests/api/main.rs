@@ -9,6 +9,7 @@ mod console;
 mod health;
 mod persistence;
 mod processes;
+mod roles;
 mod tls;
 mod validation;
 mod ws;

@@ -1,12 +1,13 @@
 //! Registrations and wishes survive a daemon restart: what ran runs again exactly once,
 //! what was stopped stays stopped — on SQLite (the default) and on PostgreSQL.
 
-use crate::helpers::{expect_error, pid_alive, sleepers, test_config, wait_until, PgDatabase, TestApp, TIMEOUT};
+use crate::helpers::{expect_error, test_config, TestApp, TIMEOUT};
 use backend::store::processes;
 use reqwest::StatusCode;
 use serde_json::json;
 use server::config::Config;
 use supervisor::Desired;
+use testkit::{pid_alive, sleepers, wait_until, PgDatabase};
 
 /// The stored wish of each instance of `base`.
 async fn stored_wishes(store_url: &str, base: &str) -> Vec<(String, Desired)> {
@@ -55,7 +56,7 @@ async fn stopped_process_stays_stopped(config: Config) {
     let res = app.register(&json!({ "name": "pair", "command": format!("sleep {busy}"), "instances": 2 })).await;
     assert_eq!(res.status(), StatusCode::OK);
     app.register_sleep("dropped", &app.marker()).await;
-    wait_until("three busy sleepers", TIMEOUT, || async { sleepers(&busy).len() == 3 }).await;
+    wait_until("three busy sleepers", TIMEOUT, || sleepers(&busy).len() == 3).await;
     app.wait_running("idle").await;
 
     assert_eq!(app.stop("name=idle").await.status(), StatusCode::OK);

@@ -1,11 +1,12 @@
 //! Process lifecycle through the API: register, stop, start, restart, unregister, status
 //! selectors — checked against the real processes in `/proc`.
 
-use crate::helpers::{expect_error, pid_alive, sleepers, test_config, unique_marker, wait_until, TestApp, TIMEOUT};
+use crate::helpers::{expect_error, test_config, TestApp, TIMEOUT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::ProcessEntry;
 use supervisor::{Origin, ProcessSpec};
+use testkit::{pid_alive, sleepers, unique_marker, wait_until};
 
 #[tokio::test]
 async fn register_starts_a_live_process() {
@@ -92,7 +93,7 @@ async fn status_selectors() {
     for name in ["web-1", "web-2", "web-3", "worker"] {
         app.wait_running(name).await;
     }
-    wait_until("four sleepers", TIMEOUT, || async { sleepers(&marker).len() == 4 }).await;
+    wait_until("four sleepers", TIMEOUT, || sleepers(&marker).len() == 4).await;
 
     let names = |v: &Value| -> Vec<String> {
         v.as_array().expect("an array").iter().map(|p| p["name"].as_str().expect("name").to_string()).collect()
@@ -201,7 +202,7 @@ async fn stop_escalates_to_sigkill_after_the_stop_timeout() {
     });
     assert_eq!(app.register(&spec).await.status(), StatusCode::OK);
     let pid = app.wait_running("stubborn").await;
-    wait_until("the stubborn sleep", TIMEOUT, || async { sleepers(&marker).len() == 1 }).await;
+    wait_until("the stubborn sleep", TIMEOUT, || sleepers(&marker).len() == 1).await;
 
     let res = app.stop("name=stubborn&wait=50ms").await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -212,7 +213,7 @@ async fn stop_escalates_to_sigkill_after_the_stop_timeout() {
     let st = app.wait_for_process("stubborn", "stopped", |v| v["state"] == "stopped").await;
     assert_eq!(st["exit_signal"], 9, "ended by SIGKILL: {st}");
     assert!(!pid_alive(pid));
-    wait_until("the whole group killed", TIMEOUT, || async { sleepers(&marker).is_empty() }).await;
+    wait_until("the whole group killed", TIMEOUT, || sleepers(&marker).is_empty()).await;
 }
 
 #[tokio::test]
@@ -245,7 +246,7 @@ async fn env_work_dir_and_output_reach_the_process() {
     let logs = app.data_dir.join("logs");
     let expected = format!("hello from {}\n", dir.path().display());
     let read = |file: &str| std::fs::read_to_string(logs.join(file)).unwrap_or_default();
-    wait_until("the output in the log", TIMEOUT, || async { read("env.stdout.log") == expected }).await;
+    wait_until("the output in the log", TIMEOUT, || read("env.stdout.log") == expected).await;
     assert_eq!(read("env.stderr.log"), "oops\n", "stderr has a log of its own");
 }
 

@@ -1,8 +1,9 @@
 //! HTTPS with the certificate generated on first start.
 
-use crate::helpers::{mode_of, session_cookie, test_config, TestApp, ADMIN, PASSWORD, TIMEOUT};
+use crate::helpers::{session_cookie, test_config, TestApp, ADMIN, PASSWORD, TIMEOUT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::mode_of;
 
 async fn spawn_tls() -> TestApp {
     let mut config = test_config();

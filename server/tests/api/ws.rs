@@ -167,7 +167,7 @@ async fn a_lagging_client_gets_a_fresh_snapshot() {
     let mut spec = ProcessSpec::new("many", "true");
     spec.instances = 8;
     sup.register(spec, RegisterOptions::api()).await.expect("register");
-    crate::helpers::wait_until("all eight to exit", crate::helpers::TIMEOUT, || async {
+    testkit::wait_until_async("all eight to exit", crate::helpers::TIMEOUT, || async {
         let list = sup.status(Selector::Base("many".into())).await.expect("status");
         list.len() == 8 && list.iter().all(|p| p.state.name() == "exited")
     })
@@ -222,7 +222,7 @@ async fn shutdown_closes_open_sockets() {
     tokio::time::timeout(Duration::from_secs(15), app.shutdown())
         .await
         .expect("an open socket does not hold up the shutdown");
-    assert!(!crate::helpers::pid_alive(pid), "the shutdown stopped the process");
+    assert!(!testkit::pid_alive(pid), "the shutdown stopped the process");
     // The socket ends (close frame, end of stream or error), it does not hang.
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
         loop {

@@ -1,14 +1,12 @@
 //! Crash consistency: after `kill -9` of the daemon its children keep running, and the next
 //! daemon re-adopts them (same pid, no second copy) and can stop them.
 
-use crate::helpers::{
-    eventually, http_client, pid_alive, sleepers, unique_marker, wait_for, wait_until, Api, Leftovers, Site, PASSWORD,
-    TIMEOUT,
-};
+use crate::helpers::{Api, Site, PASSWORD, TIMEOUT};
 use nix::sys::signal::Signal;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::os::unix::process::ExitStatusExt;
+use testkit::{eventually, http_client, pid_alive, sleepers, unique_marker, wait_for, wait_until, Leftovers};
 
 #[tokio::test]
 async fn a_new_daemon_readopts_the_children_of_a_killed_one() {

@@ -1,8 +1,9 @@
 //! `provisr serve` with no configuration: HTTPS on :8443, a self-signed certificate and a
 //! generated admin password, all in `./provisr-data`.
 
-use crate::helpers::{http_client, mode_of, Api, Daemon, TIMEOUT};
+use crate::helpers::{Api, Daemon, TIMEOUT};
 use nix::sys::signal::Signal;
+use testkit::{http_client, mode_of};
 
 /// Fails, with the reason, when something already listens on the default port.
 fn assert_port_8443_is_free() {

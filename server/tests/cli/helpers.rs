@@ -1,17 +1,18 @@
 //! The fixture: [`Daemon`] runs `provisr serve` as a child process, collects its stderr,
-//! and on drop ends it (SIGTERM, then SIGKILL) so no test leaves a daemon behind;
-//! [`Leftovers`] kills any process still carrying a test's marker.
+//! and on drop ends it (SIGTERM, then SIGKILL) so no test leaves a daemon behind
+//! ([`testkit::Leftovers`] kills any process still carrying a test's marker); [`Site`] is
+//! its configuration and data directory, [`Api`] a signed-in client.
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testkit::{http_client, wait_for};
 
 /// The admin password of the test configurations.
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -140,60 +141,6 @@ impl Drop for Daemon {
     }
 }
 
-/// Kills, on drop, every process whose command line contains one of the markers: a
-/// failing test leaves nothing running.
-pub struct Leftovers(pub Vec<String>);
-
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        for marker in &self.0 {
-            for pid in pids_with_marker(marker) {
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            }
-        }
-    }
-}
-
-/// A number no other test uses: `sleep <marker>` identifies a test's processes in `/proc`.
-pub fn unique_marker() -> String {
-    format!("3002{:07}", rand::random::<u32>() % 10_000_000)
-}
-
-/// True while `pid` is a live process (a zombie counts as gone).
-pub fn pid_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
-        Err(_) => false,
-    }
-}
-
-fn cmdline(pid: u32) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
-}
-
-fn all_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).collect())
-        .unwrap_or_default()
-}
-
-/// Live processes with `marker` anywhere in their command line.
-pub fn pids_with_marker(marker: &str) -> Vec<u32> {
-    all_pids()
-        .into_iter()
-        .filter(|pid| cmdline(*pid).is_some_and(|args| args.iter().any(|a| a.contains(marker))) && pid_alive(*pid))
-        .collect()
-}
-
-/// Live `sleep <marker>` processes.
-pub fn sleepers(marker: &str) -> Vec<u32> {
-    all_pids()
-        .into_iter()
-        .filter(|pid| cmdline(*pid).is_some_and(|args| args == ["sleep", marker]) && pid_alive(*pid))
-        .collect()
-}
-
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
@@ -234,16 +181,6 @@ impl Site {
     pub fn serve(&self) -> Daemon {
         Daemon::serve(self.dir.path(), &self.config(), &self.data())
     }
-}
-
-/// A client that accepts the self-signed certificate and follows no redirects.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("HTTP client")
 }
 
 /// An API client signed in as `admin`.
@@ -307,50 +244,4 @@ impl Api {
         })
         .await
     }
-}
-
-/// Polls `check` every 25 ms until it returns `Some`; fails the test after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Polls `check` until it is true; fails the test after `timeout`.
-pub async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    wait_for(what, timeout, || {
-        let ok = check();
-        async move { ok.then_some(()) }
-    })
-    .await
-}
-
-/// Polls `check` until it is true or `timeout` has passed; returns whether it became true
-/// (for assertions that report what they saw).
-pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// The permission bits of `path`.
-pub fn mode_of(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
 }

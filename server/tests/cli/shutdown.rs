@@ -1,9 +1,10 @@
 //! SIGTERM: every managed process is stopped — whole process groups — and the daemon exits 0.
 
-use crate::helpers::{pids_with_marker, unique_marker, wait_until, Api, Leftovers, Site, TIMEOUT};
+use crate::helpers::{Api, Site, TIMEOUT};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use std::time::Duration;
+use testkit::{pids_with_marker, sleepers, unique_marker, wait_until, Leftovers};
 
 #[tokio::test]
 async fn sigterm_stops_every_process_group_and_exits_0() {
@@ -13,15 +14,15 @@ async fn sigterm_stops_every_process_group_and_exits_0() {
         "[[processes]]\ntype = \"process\"\n[processes.spec]\nname = \"from-config\"\ncommand = \"sleep {config_marker}\"\n"
     ));
     let mut daemon = site.serve();
-    daemon.wait_ready(&crate::helpers::http_client(), &site.url()).await;
+    daemon.wait_ready(&testkit::http_client(), &site.url()).await;
     let api = Api::login(&site.url(), crate::helpers::PASSWORD).await;
 
     // A shell that leaves a background child in its group, plus its foreground child.
     api.register(json!({ "name": "group", "command": format!("sleep {api_marker} & sleep {api_marker}") })).await;
     api.wait_running("group").await;
     api.wait_running("from-config").await;
-    wait_until("both sleeps of the group", TIMEOUT, || crate::helpers::sleepers(&api_marker).len() == 2).await;
-    assert_eq!(crate::helpers::sleepers(&config_marker).len(), 1);
+    wait_until("both sleeps of the group", TIMEOUT, || sleepers(&api_marker).len() == 2).await;
+    assert_eq!(sleepers(&config_marker).len(), 1);
 
     daemon.signal(Signal::SIGTERM);
     let status = daemon.wait_exit(TIMEOUT).await;

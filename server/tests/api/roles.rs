@@ -1,0 +1,116 @@
+//! Permissions per route and role: viewers read, operators and admins also act, and a
+//! user's tokens stop working when the user is deactivated or their roles change.
+
+use crate::helpers::{expect_error, TestApp};
+use backend::auth::Role;
+use backend::store::users::{self, NewUser};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use serde_json::{json, Value};
+
+/// Creates a user directly in the daemon's store (there is no user API yet) and returns
+/// a bearer token obtained through `POST /auth/login`.
+async fn user_with_token(app: &TestApp, name: &str, roles: Vec<Role>) -> (i64, String) {
+    let db = backend::db::connect(&format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
+        .await
+        .expect("opening the daemon's store");
+    let password = format!("{name}-password");
+    let user = users::create(&db, NewUser { username: name.into(), password: password.clone(), email: None, roles })
+        .await
+        .expect("creating the user");
+    let res = app.login(name, &password).await;
+    assert_eq!(res.status(), StatusCode::OK, "login of {name}");
+    let body: Value = res.json().await.expect("login JSON");
+    (user.id, body["token"]["value"].as_str().expect("a token").to_string())
+}
+
+async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    let mut req = app.http.request(method, app.api(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn each_role_may_do_exactly_what_its_permissions_allow() {
+    let app = TestApp::spawn().await;
+    let marker = app.marker();
+    app.register_sleep("svc", &marker).await;
+    app.wait_running("svc").await;
+    let (_, viewer) = user_with_token(&app, "vera", vec![Role::Viewer]).await;
+    let (_, operator) = user_with_token(&app, "otto", vec![Role::Operator]).await;
+
+    // Reading: everyone.
+    for token in [&viewer, &operator, &app.token] {
+        for path in ["/status?name=svc", "/status?base=svc", "/status?wildcard=*"] {
+            let res = call(&app, token, Method::GET, path, None).await;
+            assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        }
+        app.ws(&[("authorization", &format!("Bearer {token}"))]).await.expect("every role may watch the live socket");
+    }
+
+    // Acting: a viewer is refused with 403 (not 401: the credentials are fine) and nothing happens.
+    let spec = json!({ "name": "viewer-made", "command": format!("sleep {}", app.marker()) });
+    let writes: Vec<(Method, &str, Option<Value>)> = vec![
+        (Method::POST, "/register", Some(spec)),
+        (Method::POST, "/stop?name=svc", None),
+        (Method::POST, "/start?name=svc", None),
+        (Method::POST, "/restart?name=svc", None),
+        (Method::POST, "/unregister?name=svc", None),
+    ];
+    for (method, path, body) in &writes {
+        let res = call(&app, &viewer, method.clone(), path, body.clone()).await;
+        let msg = expect_error(res, StatusCode::FORBIDDEN).await;
+        assert!(msg.contains("permission"), "{path}: {msg}");
+    }
+    assert_eq!(app.process("svc").await["state"], "running", "the viewer's requests changed nothing");
+    expect_error(app.status("name=viewer-made").await, StatusCode::NOT_FOUND).await;
+
+    // An operator may act.
+    let res = call(&app, &operator, Method::POST, "/stop?name=svc", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.process("svc").await["state"], "stopped");
+    let res = call(&app, &operator, Method::POST, "/start?name=svc", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.wait_running("svc").await;
+    let res = call(&app, &operator, Method::POST, "/unregister?name=svc", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    expect_error(app.status("name=svc").await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn tokens_stop_working_when_the_user_is_deactivated_or_changed() {
+    let app = TestApp::spawn().await;
+    let (otto, token) = user_with_token(&app, "otto", vec![Role::Operator]).await;
+    let (vera, vera_token) = user_with_token(&app, "vera", vec![Role::Viewer]).await;
+    assert_eq!(call(&app, &token, Method::GET, "/status?wildcard=*", None).await.status(), StatusCode::OK);
+    assert_eq!(call(&app, &vera_token, Method::GET, "/status?wildcard=*", None).await.status(), StatusCode::OK);
+
+    let db = backend::db::connect(&format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
+        .await
+        .expect("opening the daemon's store");
+    // Deactivated: its tokens are refused.
+    let mut m = backend::entity::user::Entity::find_by_id(otto)
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("otto")
+        .into_active_model();
+    m.active = Set(false);
+    m.update(&db).await.expect("deactivating");
+    expect_error(call(&app, &token, Method::GET, "/status?wildcard=*", None).await, StatusCode::UNAUTHORIZED).await;
+    expect_error(app.login("otto", "otto-password").await, StatusCode::UNAUTHORIZED).await;
+
+    // A new version (roles or password changed): older tokens are refused.
+    let mut m = backend::entity::user::Entity::find_by_id(vera)
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("vera")
+        .into_active_model();
+    m.token_version = Set(2);
+    m.update(&db).await.expect("bumping the version");
+    expect_error(call(&app, &vera_token, Method::GET, "/status?wildcard=*", None).await, StatusCode::UNAUTHORIZED)
+        .await;
+}
