@@ -89,13 +89,18 @@ mod tests {
         assert!(a.len() == 11 && a.bytes().all(|c| c.is_ascii_digit()), "{a}");
     }
 
-    #[test]
-    fn a_sleeper_is_found_by_its_marker_until_it_is_killed() {
+    #[tokio::test]
+    async fn a_sleeper_is_found_by_its_marker_until_it_is_killed() {
         let marker = unique_marker();
         let mut child = Command::new("sleep").arg(&marker).spawn().expect("spawning sleep");
         let pid = child.id();
         assert!(pid_alive(pid));
-        assert_eq!(cmdline(pid), Some(vec!["sleep".to_string(), marker.clone()]));
+        // Until the child has exec'd, /proc shows the parent's (or an empty) command line.
+        let expected = Some(vec!["sleep".to_string(), marker.clone()]);
+        assert!(
+            crate::eventually(std::time::Duration::from_secs(10), || cmdline(pid) == expected).await,
+            "sleep never exec'd"
+        );
         assert_eq!(sleepers(&marker), vec![pid]);
         assert_eq!(pids_with_marker(&marker[2..]), vec![pid], "a part of an argument is enough");
         assert!(pids_with_argv(&["sleep"]).iter().all(|p| *p != pid), "the whole argv must match");
