@@ -71,6 +71,18 @@ impl StopTicket {
             let _ = rx.await;
         }
     }
+
+    /// Waits like [`StopTicket::wait`], but at most `limit` (`None`: no limit).
+    /// True when every instance has stopped.
+    pub async fn wait_at_most(self, limit: Option<std::time::Duration>) -> bool {
+        match limit {
+            None => {
+                self.wait().await;
+                true
+            }
+            Some(d) => tokio::time::timeout(d, self.wait()).await.is_ok(),
+        }
+    }
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;

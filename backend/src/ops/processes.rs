@@ -38,13 +38,7 @@ pub async fn stop(
     let ticket = st.supervisor.stop(selector).await?;
     let ack = ticket.ack.clone();
     st.recorder.wait_persisted(ack.seq).await?;
-    let done = match wait {
-        None => {
-            ticket.wait().await;
-            true
-        }
-        Some(d) => tokio::time::timeout(d, ticket.wait()).await.is_ok(),
-    };
+    let done = ticket.wait_at_most(wait).await;
     Ok((ack, done))
 }
 
@@ -76,13 +70,7 @@ pub async fn unregister(
     }
     let ticket = st.supervisor.unregister(selector).await?;
     let ack = ticket.ack.clone();
-    let done = match wait {
-        None => {
-            ticket.wait().await;
-            true
-        }
-        Some(d) => tokio::time::timeout(d, ticket.wait()).await.is_ok(),
-    };
+    let done = ticket.wait_at_most(wait).await;
     // Removal events follow the stop; persist whatever has happened by now.
     let seq = st.supervisor.snapshot().await.map(|s| s.seq).unwrap_or(ack.seq);
     st.recorder.wait_persisted(seq).await?;
