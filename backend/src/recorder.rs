@@ -123,11 +123,7 @@ async fn persist(db: &DatabaseConnection, run_id: &str, batch: &[Arc<Event>]) ->
         match op {
             Op::UpsertProcess(spec, origin) => processes::upsert(&txn, spec, origin).await?,
             Op::DeleteProcess(name) => processes::delete(&txn, name).await?,
-            Op::UpsertInstances(list) => {
-                for (name, base, desired) in list {
-                    processes::set_instance(&txn, name, base, desired).await?;
-                }
-            }
+            Op::UpsertInstances(list) => processes::set_instances(&txn, &list).await?,
             Op::DeleteInstance(name) => processes::delete_instance(&txn, name).await?,
             Op::SetDesired(name, desired) => processes::set_desired(&txn, name, desired).await?,
         }

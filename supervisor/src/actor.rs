@@ -128,7 +128,7 @@ struct Instance {
     /// Unregistering: remove once stopped.
     removing: bool,
     /// Stop tickets waiting for this instance to stop (or to be removed).
-    waiters: Vec<oneshot::Sender<()>>,
+    waiters: Vec<oneshot::Sender<u64>>,
 }
 
 impl Instance {
@@ -446,7 +446,7 @@ impl Actor {
 
     /// The stop part shared by stop and unregister: wish stopped, a pending restart
     /// cancelled, the process (if any) signalled, and a waiter for the ticket.
-    fn stop_instance(&mut self, name: &str, done: &mut Vec<oneshot::Receiver<()>>) {
+    fn stop_instance(&mut self, name: &str, done: &mut Vec<oneshot::Receiver<u64>>) {
         let inst = self.instance_mut(name);
         inst.start_after_stop = false;
         let wish_changed = inst.desired != Desired::Stopped;
@@ -613,13 +613,14 @@ impl Actor {
         self.emit_instance(&name, kind);
 
         let shutting_down = self.shutdown.is_some();
+        let seq = self.seq;
         let inst = self.instance_mut(&name);
         if inst.removing {
             self.remove_instance(&name);
             return;
         }
         for waiter in inst.waiters.drain(..) {
-            let _ = waiter.send(());
+            let _ = waiter.send(seq);
         }
         if inst.start_after_stop && inst.desired == Desired::Running && !shutting_down {
             inst.restarts = 0;
@@ -679,7 +680,7 @@ impl Actor {
             }
         }
         for waiter in inst.waiters {
-            let _ = waiter.send(());
+            let _ = waiter.send(self.seq);
         }
     }
 

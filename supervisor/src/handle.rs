@@ -55,32 +55,37 @@ pub struct Snapshot {
     pub processes: Vec<ProcessStatus>,
 }
 
-/// Resolves once every instance a stop applied to has stopped.
+/// Resolves once every instance a stop applied to has stopped (or, for an
+/// unregister, has been removed).
 #[derive(Debug)]
 pub struct StopTicket {
     /// What the stop did so far (signals sent).
     pub ack: Ack,
-    pub(crate) done: Vec<oneshot::Receiver<()>>,
+    /// One receiver per instance that was alive; each yields the sequence number
+    /// current when that instance reached its end state.
+    pub(crate) done: Vec<oneshot::Receiver<u64>>,
 }
 
 impl StopTicket {
-    /// Waits until every instance has stopped (the stop timeout bounds this:
-    /// SIGKILL follows it).
-    pub async fn wait(self) {
+    /// Waits until every instance has stopped (the stop timeout bounds this: SIGKILL
+    /// follows it). Returns the sequence number by which every event of the stop —
+    /// exits, removals — has been emitted, so a caller can wait for it to be persisted.
+    pub async fn wait(self) -> u64 {
+        let mut seq = self.ack.seq;
         for rx in self.done {
-            let _ = rx.await;
+            if let Ok(s) = rx.await {
+                seq = seq.max(s);
+            }
         }
+        seq
     }
 
     /// Waits like [`StopTicket::wait`], but at most `limit` (`None`: no limit).
-    /// True when every instance has stopped.
-    pub async fn wait_at_most(self, limit: Option<std::time::Duration>) -> bool {
+    /// `None` when some instance had not stopped in time.
+    pub async fn wait_at_most(self, limit: Option<std::time::Duration>) -> Option<u64> {
         match limit {
-            None => {
-                self.wait().await;
-                true
-            }
-            Some(d) => tokio::time::timeout(d, self.wait()).await.is_ok(),
+            None => Some(self.wait().await),
+            Some(d) => tokio::time::timeout(d, self.wait()).await.ok(),
         }
     }
 }

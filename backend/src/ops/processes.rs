@@ -8,26 +8,35 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use supervisor::{Ack, Desired, Origin, ProcessSpec, ProcessStatus, RegisterOptions, Selector, SupervisorHandle};
 
+/// Returns `ack` once every event up to its sequence number is committed.
+async fn persisted(st: &AppState, ack: Ack) -> Result<Ack, OpError> {
+    st.recorder.wait_persisted(ack.seq).await?;
+    Ok(ack)
+}
+
 /// Registers an API-defined spec and starts its instances; returns once the
 /// registration is persisted.
 pub async fn register(st: &AppState, who: &Principal, spec: ProcessSpec) -> Result<Ack, OpError> {
     who.require(Permission::Operate)?;
-    let ack = st.supervisor.register(spec, RegisterOptions::api()).await?;
-    st.recorder.wait_persisted(ack.seq).await?;
-    Ok(ack)
+    persisted(st, st.supervisor.register(spec, RegisterOptions::api()).await?).await
 }
 
 /// Starts the matching instances; returns once the wish is persisted.
 pub async fn start(st: &AppState, who: &Principal, selector: Selector) -> Result<Ack, OpError> {
     who.require(Permission::Operate)?;
-    let ack = st.supervisor.start(selector).await?;
-    st.recorder.wait_persisted(ack.seq).await?;
-    Ok(ack)
+    persisted(st, st.supervisor.start(selector).await?).await
+}
+
+/// Stops and starts the matching instances.
+pub async fn restart(st: &AppState, who: &Principal, selector: Selector) -> Result<Ack, OpError> {
+    who.require(Permission::Operate)?;
+    persisted(st, st.supervisor.restart(selector).await?).await
 }
 
 /// Stops the matching instances. Waits until they have stopped, at most `wait`
-/// (`None`: until done — the stop timeout and SIGKILL bound it). Returns once the
-/// wish is persisted and whether every instance had stopped within `wait`.
+/// (`None`: until done — the stop timeout and SIGKILL bound it). Returns once what
+/// happened by then (the wish, and the exits if they came in time) is persisted, and
+/// whether every instance had stopped within `wait`.
 pub async fn stop(
     st: &AppState,
     who: &Principal,
@@ -36,18 +45,7 @@ pub async fn stop(
 ) -> Result<(Ack, bool), OpError> {
     who.require(Permission::Operate)?;
     let ticket = st.supervisor.stop(selector).await?;
-    let ack = ticket.ack.clone();
-    st.recorder.wait_persisted(ack.seq).await?;
-    let done = ticket.wait_at_most(wait).await;
-    Ok((ack, done))
-}
-
-/// Stops and starts the matching instances.
-pub async fn restart(st: &AppState, who: &Principal, selector: Selector) -> Result<Ack, OpError> {
-    who.require(Permission::Operate)?;
-    let ack = st.supervisor.restart(selector).await?;
-    st.recorder.wait_persisted(ack.seq).await?;
-    Ok(ack)
+    finish(st, ticket, wait).await
 }
 
 /// Stops and removes the matching instances; config-file processes are read-only here.
@@ -69,12 +67,15 @@ pub async fn unregister(
         )));
     }
     let ticket = st.supervisor.unregister(selector).await?;
+    finish(st, ticket, wait).await
+}
+
+/// Waits for a stop (at most `wait`), then for its events to be persisted.
+async fn finish(st: &AppState, ticket: supervisor::StopTicket, wait: Option<Duration>) -> Result<(Ack, bool), OpError> {
     let ack = ticket.ack.clone();
-    let done = ticket.wait_at_most(wait).await;
-    // Removal events follow the stop; persist whatever has happened by now.
-    let seq = st.supervisor.snapshot().await.map(|s| s.seq).unwrap_or(ack.seq);
-    st.recorder.wait_persisted(seq).await?;
-    Ok((ack, done))
+    let ended = ticket.wait_at_most(wait).await;
+    st.recorder.wait_persisted(ended.unwrap_or(ack.seq)).await?;
+    Ok((ack, ended.is_some()))
 }
 
 /// Status of the matching instances.
@@ -200,7 +201,9 @@ async fn retire(
     let names: Vec<String> = instances.keys().cloned().collect();
     let opts = RegisterOptions { origin, instances: Some(instances), start: false, adopt: true };
     match sup.register(spec, opts).await {
-        Ok(_) => sup.unregister(Selector::Base(name)).await?.wait().await,
+        Ok(_) => {
+            sup.unregister(Selector::Base(name)).await?.wait().await;
+        }
         Err(e) => {
             // E.g. its work_dir is gone: nothing of it can be checked, but it must not linger.
             tracing::warn!(process = %name, error = %e, "could not check for leftover processes of a retired spec");

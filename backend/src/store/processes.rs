@@ -110,32 +110,41 @@ pub async fn delete(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Inserts or updates an instance's wish.
+/// Inserts or updates the wish of each `(instance, spec, wish)`, in as few statements
+/// as the backends' parameter limits allow.
+pub async fn set_instances(db: &impl ConnectionTrait, rows: &[(&str, &str, Desired)]) -> Result<(), StoreError> {
+    let now = Utc::now();
+    for chunk in rows.chunks(500) {
+        let models = chunk.iter().map(|(name, base, desired)| process_instance::ActiveModel {
+            name: Set(name.to_string()),
+            process: Set(base.to_string()),
+            desired: Set(desired_str(*desired).to_string()),
+            updated_at: Set(now),
+        });
+        process_instance::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::column(process_instance::Column::Name)
+                    .update_columns([
+                        process_instance::Column::Process,
+                        process_instance::Column::Desired,
+                        process_instance::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts or updates one instance's wish.
 pub async fn set_instance(
     db: &impl ConnectionTrait,
     name: &str,
     base: &str,
     desired: Desired,
 ) -> Result<(), StoreError> {
-    let model = process_instance::ActiveModel {
-        name: Set(name.to_string()),
-        process: Set(base.to_string()),
-        desired: Set(desired_str(desired).to_string()),
-        updated_at: Set(Utc::now()),
-    };
-    process_instance::Entity::insert(model)
-        .on_conflict(
-            OnConflict::column(process_instance::Column::Name)
-                .update_columns([
-                    process_instance::Column::Process,
-                    process_instance::Column::Desired,
-                    process_instance::Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec(db)
-        .await?;
-    Ok(())
+    set_instances(db, &[(name, base, desired)]).await
 }
 
 /// Changes an instance's wish (no-op when the instance row does not exist).

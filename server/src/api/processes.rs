@@ -77,6 +77,14 @@ impl SelectorQuery {
     }
 }
 
+/// A 400 naming every instance that could not be started, and why.
+fn start_failures(ack: &supervisor::Ack) -> Option<ApiError> {
+    (!ack.failed.is_empty()).then(|| {
+        let reasons = ack.failed.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ");
+        ApiError::bad_request(format!("could not start: {reasons}"))
+    })
+}
+
 fn infos(list: &[supervisor::ProcessStatus]) -> Vec<ProcessInfo> {
     list.iter().map(ProcessInfo::from).collect()
 }
@@ -118,13 +126,12 @@ async fn register_and_start(
 ) -> ApiResult<Response> {
     let base = spec.name.clone();
     let ack = ops::register(&st.app, who, spec).await?;
-    if !ack.failed.is_empty() {
-        let reasons = ack.failed.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ");
+    if let Some(refusal) = start_failures(&ack) {
         // Leave nothing behind that would be retried after a restart.
         if let Err(e) = ops::unregister(&st.app, who, Selector::Base(base), Some(Duration::from_secs(30))).await {
             tracing::warn!(error = %e, "could not roll back a registration that failed to start");
         }
-        return Err(ApiError::bad_request(format!("could not start: {reasons}")));
+        return Err(refusal);
     }
     Ok(Json(json!({ "ok": true, "names": ack.names })).into_response())
 }
@@ -150,9 +157,8 @@ pub async fn start(
         None => return Err(ApiError::bad_request("one of the query parameters name, base or wildcard is required")),
     };
     let ack = ops::start(&st.app, &who, selector).await?;
-    if !ack.failed.is_empty() {
-        let reasons = ack.failed.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ");
-        return Err(ApiError::bad_request(format!("could not start: {reasons}")));
+    if let Some(refusal) = start_failures(&ack) {
+        return Err(refusal);
     }
     Ok(Json(json!({ "ok": true, "names": ack.names })).into_response())
 }
