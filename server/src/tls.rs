@@ -438,9 +438,6 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Just enough DER to read a certificate's validity and subject, without an X.509 dependency.
-
 /// What the renewal decision needs from a certificate.
 struct CertInfo {
     not_after: chrono::DateTime<chrono::Utc>,
@@ -448,84 +445,14 @@ struct CertInfo {
     generated_by_provisr: bool,
 }
 
-/// One DER element.
-struct Der<'a> {
-    tag: u8,
-    /// The value, without the header.
-    contents: &'a [u8],
-    /// The whole encoding, header included (for comparing names byte for byte).
-    whole: &'a [u8],
-}
-
-/// Splits one DER element off the front of `input`; returns it and the rest.
-fn der_next(input: &[u8]) -> Option<(Der<'_>, &[u8])> {
-    let (&tag, after_tag) = input.split_first()?;
-    if tag & 0x1f == 0x1f {
-        return None; // high tag numbers do not occur in the fields read here
-    }
-    let (&first, mut rest) = after_tag.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let (bytes, r) = rest.split_at_checked(n)?;
-        rest = r;
-        bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
-    };
-    let header = input.len() - rest.len();
-    let (contents, after) = rest.split_at_checked(len)?;
-    let whole = &input[..header + len];
-    Some((Der { tag, contents, whole }, after))
-}
-
-/// Reads `Certificate.tbsCertificate.{issuer, validity.notAfter, subject}` (RFC 5280 §4.1).
+/// Reads a DER certificate's expiry and whether provisr generated it.
 fn cert_info(der: &[u8]) -> Option<CertInfo> {
-    const SEQUENCE: u8 = 0x30;
-    let (cert, _) = der_next(der).filter(|(d, _)| d.tag == SEQUENCE)?;
-    let (tbs, _) = der_next(cert.contents).filter(|(d, _)| d.tag == SEQUENCE)?;
-    let mut fields = Vec::new();
-    let mut rest = tbs.contents;
-    while fields.len() < 7 {
-        let Some((field, after)) = der_next(rest) else {
-            break;
-        };
-        fields.push(field);
-        rest = after;
-    }
-    // `version` is an optional explicit [0] tag.
-    let start = usize::from(fields.first()?.tag == 0xa0);
-    let [_serial, _signature, issuer, validity, subject] = fields.get(start..start + 5)? else {
-        return None;
-    };
-    let (_not_before, after) = der_next(validity.contents)?;
-    let (not_after, _) = der_next(after)?;
-    let not_after = der_time(not_after.tag, not_after.contents)?;
-    let generated_by_provisr = issuer.whole == subject.whole
-        && subject.contents.windows(GENERATED_ORG.len()).any(|w| w == GENERATED_ORG.as_bytes());
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let not_after = chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)?;
+    let subject = cert.subject();
+    let generated_by_provisr = cert.issuer() == subject
+        && subject.iter_organization().any(|o| o.as_str().is_ok_and(|org| org == GENERATED_ORG));
     Some(CertInfo { not_after, generated_by_provisr })
-}
-
-/// UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`), as RFC 5280 requires.
-fn der_time(tag: u8, bytes: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
-    let text = std::str::from_utf8(bytes).ok()?.strip_suffix('Z')?;
-    let (year, rest) = match tag {
-        0x17 => {
-            let yy: i32 = text.get(..2)?.parse().ok()?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
-        }
-        0x18 => (text.get(..4)?.parse().ok()?, text.get(4..)?),
-        _ => return None,
-    };
-    if rest.len() != 10 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| rest[r].parse::<u32>().ok();
-    chrono::NaiveDate::from_ymd_opt(year, num(0..2)?, num(2..4)?)?
-        .and_hms_opt(num(4..6)?, num(6..8)?, num(8..10)?)
-        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -791,14 +718,7 @@ mod tests {
     }
 
     #[test]
-    fn der_times() {
-        assert_eq!(der_time(0x17, b"491231235959Z").map(|t| t.to_rfc3339()), Some("2049-12-31T23:59:59+00:00".into()));
-        assert_eq!(der_time(0x17, b"500101000000Z").map(|t| t.to_rfc3339()), Some("1950-01-01T00:00:00+00:00".into()));
-        assert_eq!(
-            der_time(0x18, b"40960101000000Z").map(|t| t.to_rfc3339()),
-            Some("4096-01-01T00:00:00+00:00".into())
-        );
-        assert!(der_time(0x17, b"4912312359Z").is_none());
+    fn malformed_certificates_are_not_read() {
         assert!(cert_info(b"\x30\x03\x02\x01\x00").is_none());
         assert!(cert_info(b"").is_none());
     }
