@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod reload;
 pub mod startup;
 pub mod state;
 pub mod tls;

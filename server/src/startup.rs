@@ -137,6 +137,7 @@ impl Application {
             console: ConsoleConfig { api_base: config.server.base_path.clone() },
             shutdown: CancellationToken::new(),
         };
+        crate::reload::spawn(state.app.clone(), config.clone(), state.shutdown.clone());
         if !console::bundle_present() {
             tracing::warn!("the console bundle (pkg/provisr.wasm) is not embedded: build with `cargo xtask build`");
         }

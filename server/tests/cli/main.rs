@@ -7,4 +7,5 @@ mod helpers;
 mod config;
 mod crash;
 mod defaults;
+mod reload;
 mod shutdown;
