@@ -359,7 +359,8 @@ fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
 }
 
 /// Records a job; when a row with the same uid exists, replaces its spec, origin, owner
-/// and status (so recording the same creation twice is harmless).
+/// and status (so recording the same creation twice is harmless); its name, creation time
+/// and removal stay as first recorded.
 ///
 /// [`StoreError::Conflict`] when another live job has the name (the API answers 409).
 pub async fn upsert(db: &impl ConnectionTrait, new: &NewJob) -> Result<StoredJob, StoreError> {
@@ -375,7 +376,16 @@ pub async fn upsert(db: &impl ConnectionTrait, new: &NewJob) -> Result<StoredJob
     // Checked first so that the common case does not abort the caller's transaction
     // (PostgreSQL); the unique index still decides a race.
     if let Some(live) = job::Entity::find().filter(JobRef::Live(&new.name).condition()).one(db).await? {
-        if live.uid != new.uid {
+        // Another live job has the name; recording again a job that was removed since
+        // (its uid's row is no longer live) is no conflict.
+        let removed_same_uid = live.uid != new.uid
+            && job::Entity::find()
+                .filter(job::Column::Uid.eq(new.uid.as_str()))
+                .filter(job::Column::DeletedAt.is_not_null())
+                .one(db)
+                .await?
+                .is_some();
+        if live.uid != new.uid && !removed_same_uid {
             return Err(conflict());
         }
     }
@@ -890,4 +900,38 @@ where
     }
     txn.commit().await?;
     Ok(closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bound_excerpt, new_uid, LOG_EXCERPT_MAX_BYTES};
+
+    #[test]
+    fn excerpts_keep_the_end_within_the_bound_at_a_char_boundary() {
+        let max = LOG_EXCERPT_MAX_BYTES;
+        let exact = "a".repeat(max);
+        let over = format!("b{exact}");
+        // "é" is 2 bytes: with an odd excess the cut falls inside one and moves forward.
+        let multi = format!("{}z", "é".repeat(max / 2));
+        let cases: [(&str, &str, usize); 5] = [
+            ("empty", "", 0),
+            ("short", "done\n", 5),
+            ("exactly the bound", &exact, max),
+            ("one byte over", &over, max),
+            ("cut inside a character", &multi, max - 1),
+        ];
+        for (what, log, len) in cases {
+            let e = bound_excerpt(log);
+            assert_eq!(e.len(), len, "{what}");
+            assert!(log.ends_with(e), "{what}: the end is kept");
+        }
+    }
+
+    #[test]
+    fn uids_are_32_hex_digits_and_differ() {
+        let (a, b) = (new_uid(), new_uid());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
 }

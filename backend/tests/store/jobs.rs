@@ -15,6 +15,7 @@ use serde_json::json;
 on_both_backends!(
     job_round_trip_and_status_updates,
     duplicate_live_name_is_a_conflict,
+    concurrent_creates_of_one_name_yield_one_job_and_conflicts,
     history_survives_removal_from_the_live_list,
     history_pages_newest_first,
     attempts_round_trip,
@@ -188,6 +189,11 @@ async fn duplicate_live_name_is_a_conflict(t: TestDb) {
     );
     let third = jobs::upsert(&t.db, &new_job("migrate", "uid-3")).await;
     assert!(matches!(third, Err(StoreError::Conflict(_))), "still one live job per name: {third:?}");
+    // Recording the removed incarnation again (a replayed creation) is no conflict and
+    // does not bring it back.
+    let replay = jobs::upsert(&t.db, &new_job("migrate", "uid-1")).await.expect("replaying a removed job");
+    assert_eq!(replay.id, first.id);
+    assert!(replay.removed.is_some(), "it stays removed");
 
     // Inside a caller's transaction the conflict is reported without breaking the transaction.
     let txn = t.db.begin().await.expect("begin");
@@ -196,6 +202,27 @@ async fn duplicate_live_name_is_a_conflict(t: TestDb) {
     create_in(&txn, "other", "uid-5").await;
     txn.commit().await.expect("the transaction can still commit");
     assert_eq!(live_names(&jobs::list_live(&t.db).await.expect("list_live")), ["migrate", "other"]);
+}
+
+async fn concurrent_creates_of_one_name_yield_one_job_and_conflicts(t: TestDb) {
+    // Sixteen creations of the same name race (pool connections, no transaction): whatever
+    // the interleaving, one wins and every other one is a conflict, never a database error.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let db = t.db.clone();
+            tokio::spawn(async move { jobs::upsert(&db, &new_job("race", &format!("uid-race-{i}"))).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.expect("the task ran") {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("a lost race must be a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(job::Entity::find().count(&t.db).await.expect("count"), 1);
 }
 
 async fn create_in(db: &impl sea_orm::ConnectionTrait, name: &str, uid: &str) -> StoredJob {
