@@ -361,3 +361,27 @@ pub async fn firings(db: &impl ConnectionTrait, q: &FiringQuery<'_>) -> Result<P
     let rows = find.all(db).await?.into_iter().map(StoredFiring::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(page(rows, q.limit, |f| f.id))
 }
+
+/// Keeps only the newest `keep` firings recorded under a cronjob's name and deletes the
+/// older ones (a frequent schedule would otherwise grow the table without bound). Returns
+/// how many were deleted.
+pub async fn prune_firings(db: &impl ConnectionTrait, cronjob: &str, keep: u64) -> Result<u64, StoreError> {
+    // The newest firing that does not fit: it and everything older go.
+    let first_out = cron_firing::Entity::find()
+        .select_only()
+        .column(cron_firing::Column::Id)
+        .filter(cron_firing::Column::Cronjob.eq(cronjob))
+        .order_by_desc(cron_firing::Column::Id)
+        .offset(keep)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    let Some(first_out) = first_out else { return Ok(0) };
+    let res = cron_firing::Entity::delete_many()
+        .filter(cron_firing::Column::Cronjob.eq(cronjob))
+        .filter(cron_firing::Column::Id.lte(first_out))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

@@ -375,17 +375,16 @@ pub async fn upsert(db: &impl ConnectionTrait, new: &NewJob) -> Result<StoredJob
     let conflict = || StoreError::Conflict(format!("job {:?} already exists", new.name));
     // Checked first so that the common case does not abort the caller's transaction
     // (PostgreSQL); the unique index still decides a race.
-    if let Some(live) = job::Entity::find().filter(JobRef::Live(&new.name).condition()).one(db).await? {
-        // Another live job has the name; recording again a job that was removed since
-        // (its uid's row is no longer live) is no conflict.
-        let removed_same_uid = live.uid != new.uid
-            && job::Entity::find()
-                .filter(job::Column::Uid.eq(new.uid.as_str()))
-                .filter(job::Column::DeletedAt.is_not_null())
-                .one(db)
-                .await?
-                .is_some();
-        if live.uid != new.uid && !removed_same_uid {
+    let live = job::Entity::find().filter(JobRef::Live(&new.name).condition()).one(db).await?;
+    if live.is_some_and(|live| live.uid != new.uid) {
+        // Another live job has the name. Recording again a job that has been removed since
+        // (a replayed creation) is no conflict: its row is updated, not made live.
+        let removed_before = job::Entity::find()
+            .filter(JobRef::Uid(&new.uid).condition())
+            .one(db)
+            .await?
+            .is_some_and(|own| own.deleted_at.is_some());
+        if !removed_before {
             return Err(conflict());
         }
     }

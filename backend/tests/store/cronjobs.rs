@@ -13,6 +13,7 @@ on_both_backends!(
     firings_page_newest_first,
     last_schedule_time_moves_with_scheduled_creations_only,
     deleting_a_cronjob_keeps_its_firings,
+    prune_keeps_the_newest_firings_of_one_cronjob,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -236,4 +237,33 @@ async fn deleting_a_cronjob_keeps_its_firings(t: TestDb) {
         .expect("firings");
     let ids: Vec<i64> = all.items.iter().map(|f| f.cronjob_id).collect();
     assert_eq!(ids, [second.id, first.id, first.id, first.id], "both incarnations, told apart by cronjob_id");
+}
+
+async fn prune_keeps_the_newest_firings_of_one_cronjob(t: TestDb) {
+    cronjobs::upsert(&t.db, &new_cron("often")).await.expect("often");
+    cronjobs::upsert(&t.db, &new_cron("other")).await.expect("other");
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(cronjobs::record_firing(&t.db, &created("often", i, false, None)).await.expect("often"));
+        cronjobs::record_firing(&t.db, &skipped("other", i, "suspended")).await.expect("other");
+    }
+    let list = |name: &'static str| {
+        let db = t.db.clone();
+        async move {
+            let q = FiringQuery { cronjob: Some(name), before: None, limit: 100 };
+            cronjobs::firings(&db, &q).await.expect("firings").items.into_iter().map(|f| f.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(cronjobs::prune_firings(&t.db, "often", 10).await.expect("prune"), 0, "fewer than kept");
+    assert_eq!(cronjobs::prune_firings(&t.db, "often", 2).await.expect("prune"), 4);
+    assert_eq!(list("often").await, [ids[5], ids[4]], "the two newest stay");
+    assert_eq!(list("other").await.len(), 6, "other cronjobs are untouched");
+    assert_eq!(cronjobs::prune_firings(&t.db, "often", 2).await.expect("again"), 0);
+    assert_eq!(cronjobs::prune_firings(&t.db, "often", 0).await.expect("all"), 2);
+    assert!(list("often").await.is_empty());
+    assert_eq!(
+        cronjobs::last_schedule_time(&t.db, "often").await.expect("last"),
+        Some((t0() + Duration::minutes(5)).trunc_subsecs(6)),
+        "pruning history does not move the schedule time"
+    );
 }
