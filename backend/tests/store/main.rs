@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod cronjobs;
+mod jobs;
 mod migrations;
 mod processes;
 mod recorder;
