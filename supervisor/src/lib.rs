@@ -31,10 +31,12 @@
 #![warn(missing_docs)]
 
 mod actor;
+pub mod cron;
 pub mod duration;
 pub mod error;
 pub mod event;
 pub mod handle;
+pub mod jobs;
 mod policy;
 mod process;
 pub mod spec;
@@ -42,7 +44,7 @@ pub mod state;
 
 pub use actor::{Supervisor, SupervisorConfig};
 pub use error::{Error, Result};
-pub use event::{Decision, Event, EventKind};
+pub use event::{Decision, Event, EventBus, EventKind};
 pub use handle::{Ack, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
 pub use spec::{Env, ProcessSpec, StopSignal};
 pub use state::{Desired, Origin, ProcessState, ProcessStatus, Selector};
