@@ -92,9 +92,13 @@ impl CronJobSpec {
         } else if self.name.len() > 100 {
             errs.push(("name", "a cronjob name is at most 100 characters (job names get a suffix)".into()));
         }
-        if let Err(e) = Schedule::parse(&self.schedule, self.time_zone.as_deref()) {
-            let key = if e.contains("time zone") { "time_zone" } else { "schedule" };
-            errs.push((key, e));
+        if let Err(e) = Schedule::parse(&self.schedule, None) {
+            errs.push(("schedule", e));
+        }
+        if let Some(tz) = &self.time_zone {
+            if let Err(e) = Schedule::parse("@daily", Some(tz)) {
+                errs.push(("time_zone", e));
+            }
         }
         let mut template = self.job_template.clone();
         template.name = "template".into();
@@ -237,7 +241,7 @@ mod tests {
         spec.time_zone = Some("Nowhere/City".into());
         let problems = spec.validate();
         let keys: Vec<_> = problems.iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, ["name", "time_zone", "job_template"], "{problems:?}");
+        assert_eq!(keys, ["name", "schedule", "time_zone", "job_template"], "{problems:?}");
         spec.time_zone = None;
         let keys: Vec<_> = spec.validate().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["name", "schedule", "job_template"]);
