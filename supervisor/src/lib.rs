@@ -27,6 +27,22 @@
 //!   `stop_timeout`.
 //! * **Dropping the last handle** ends the actor without touching running processes;
 //!   [`SupervisorHandle::shutdown`] stops them first.
+//!
+//! ## Jobs and cronjobs
+//!
+//! Kubernetes-style [`jobs`] and [`cron`]jobs run in a second actor task, the jobs
+//! controller, which reuses the process runner of `process/` for its attempts. Both
+//! actors publish on one [`EventBus`], so all events share one sequence:
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use supervisor::jobs::{Jobs, JobsConfig, JobOrigin, JobSpec};
+//! use supervisor::{Supervisor, SupervisorConfig};
+//! let (processes, _) = Supervisor::start(SupervisorConfig::new("/run/provisr"));
+//! let (jobs, _) = Jobs::start(processes.bus(), JobsConfig::default());
+//! jobs.create_job(JobSpec::new("hello", "echo hello"), JobOrigin::Api).await.expect("valid job");
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 
@@ -46,5 +62,6 @@ pub use actor::{Supervisor, SupervisorConfig};
 pub use error::{Error, Result};
 pub use event::{Decision, Event, EventBus, EventKind};
 pub use handle::{Ack, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
+pub use jobs::{Jobs, JobsConfig, JobsHandle};
 pub use spec::{Env, ProcessSpec, StopSignal};
 pub use state::{Desired, Origin, ProcessState, ProcessStatus, Selector};

@@ -6,3 +6,4 @@
 mod cron;
 mod helpers;
 mod jobs;
+mod timers;
