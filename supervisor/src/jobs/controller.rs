@@ -393,8 +393,9 @@ impl Controller {
         job.spec.suspend = true;
         job.set_condition(ConditionType::Suspended, true, "JobSuspended", "suspended".into());
         self.cancel_job_timers(name);
-        self.kill_all(name, AttemptReason::Suspended);
         self.emit_job(name, JobChange::Suspended);
+        self.kill_all(name, AttemptReason::Suspended);
+        self.after_slot_change(name);
         Ok(self.job_mut(name).status.clone())
     }
 
@@ -892,11 +893,19 @@ impl Controller {
         }
         let mut at = None;
         if let Some(last) = since {
-            let (missed, latest) = cron.schedule.missed(last, now, MISSED_WARNING + 1);
+            // As in Kubernetes, only the times within the starting deadline are counted
+            // for the warning; the latest missed time fires in any case, and is skipped
+            // with its reason when it is past the deadline.
+            let window = cron.spec.starting_deadline_seconds.and_then(|d| {
+                let d = chrono::Duration::from_std(secs_delay(d)).ok()?;
+                now.checked_sub_signed(d)
+            });
+            let count_from = window.map_or(last, |w| w.max(last));
+            let (missed, _) = cron.schedule.missed(count_from, now, MISSED_WARNING + 1);
+            at = cron.schedule.missed(last, now, 0).1;
             if missed > MISSED_WARNING {
-                self.emit_cron(name, CronChange::TooManyMissed { missed, since: last });
+                self.emit_cron(name, CronChange::TooManyMissed { missed, since: count_from });
             }
-            at = latest;
         }
         let cron = self.crons.get_mut(name).expect("arm_cron: the cronjob exists");
         let Some(scheduled) = at.or_else(|| cron.schedule.next_after(since.unwrap_or(now))) else {

@@ -157,6 +157,20 @@ async fn the_most_recent_missed_run_runs_on_registration_within_the_deadline() {
     let warning = h.wait_cron("busy", |c| matches!(c.change, CronChange::TooManyMissed { .. })).await;
     assert!(matches!(warning.change, CronChange::TooManyMissed { missed: 101, .. }), "{warning:?}");
     h.jobs.delete_cronjob("busy").await.expect("delete");
+
+    // With a starting deadline, only the times within it count toward the warning.
+    let mut spec = cronjob("window", "* * * * * *", "true");
+    spec.starting_deadline_seconds = Some(10);
+    let last = Utc::now() - chrono::Duration::seconds(300);
+    h.jobs.add_cronjob(spec, CronOptions { last_schedule_time: Some(last), ..Default::default() }).await.expect("add");
+    let (_, _, _, outcome) = fired(&h.fired("window").await);
+    assert!(matches!(outcome, FireOutcome::Created { .. }), "the latest is within the deadline: {outcome:?}");
+    let warned = h.seen.iter().any(|e| {
+        e.name == "window"
+            && matches!(&e.kind, supervisor::EventKind::Cron(c) if matches!(c.change, CronChange::TooManyMissed { .. }))
+    });
+    assert!(!warned, "about 10 missed times within the deadline: no warning");
+    h.jobs.delete_cronjob("window").await.expect("delete");
     h.shutdown().await;
 }
 
