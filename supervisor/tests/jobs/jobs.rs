@@ -312,3 +312,59 @@ async fn events_are_numbered_on_the_shared_bus_and_round_trip_as_json() {
     assert_eq!(json["change"]["type"], "created");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn on_failure_restarts_an_index_in_place() {
+    let mut h = start();
+    let dir = h.dir.path().display().to_string();
+    // Index 0 fails twice, then succeeds; index 1 succeeds at once.
+    let command = format!(
+        "n=$(cat {dir}/count-$JOB_COMPLETION_INDEX 2>/dev/null || echo 0); echo $((n + 1)) > {dir}/count-$JOB_COMPLETION_INDEX; \
+         [ $JOB_COMPLETION_INDEX = 1 ] || [ $n -ge 2 ]"
+    );
+    let mut spec = job("inplace", &command);
+    spec.completion_mode = CompletionMode::Indexed;
+    spec.completions = Some(2);
+    spec.parallelism = 2;
+    spec.restart_policy = RestartPolicy::OnFailure;
+    h.create(spec).await;
+    let status = h.finished("inplace").await;
+    assert_eq!((status.phase, status.succeeded, status.failed), (JobPhase::Succeeded, 2, 2), "{status:?}");
+    assert_eq!(status.completed_indexes, "0-1");
+    let attempts = h.jobs.get_job("inplace").await.expect("get").attempts;
+    let index0: Vec<_> = attempts.iter().filter(|a| a.index == Some(0)).map(|a| (a.attempt, a.reason)).collect();
+    assert_eq!(
+        index0,
+        [(0, Some(AttemptReason::Failed)), (1, Some(AttemptReason::Failed)), (2, Some(AttemptReason::Succeeded))]
+    );
+    // While index 0 restarted in place it stayed active: never more than two at once.
+    assert!(h.job_events("inplace").iter().filter_map(|e| e.job.as_ref()).all(|s| s.active <= 2));
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_kills_running_attempts() {
+    let mut h = start();
+    let mut spec = job("endless", "sleep 30");
+    spec.parallelism = 2;
+    spec.completions = Some(2);
+    h.create(spec).await;
+    h.wait_job("endless", |j| j.job.as_ref().is_some_and(|s| s.active == 2)).await;
+    let pids: Vec<u32> = h.jobs.get_job("endless").await.expect("get").attempts.iter().filter_map(|a| a.pid).collect();
+    assert_eq!(pids.len(), 2);
+    let jobs = h.jobs.clone();
+    tokio::time::timeout(TIMEOUT, jobs.shutdown()).await.expect("shutdown in time");
+    for pid in pids {
+        assert!(!alive(pid), "{pid} outlived the shutdown");
+    }
+    let ended: Vec<_> = std::iter::from_fn(|| h.events.try_recv().ok())
+        .filter_map(|e| match &e.kind {
+            EventKind::Job(j) => match &j.change {
+                JobChange::AttemptEnded { attempt } => Some(attempt.reason),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [Some(AttemptReason::Shutdown); 2]);
+}
