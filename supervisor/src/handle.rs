@@ -201,7 +201,7 @@ impl SupervisorHandle {
     }
 
     /// The event bus this supervisor publishes on, to share with other actors
-    /// (see `crate::jobs::Jobs::start`) so all events form one sequence.
+    /// (see [`crate::jobs::Jobs::start`]) so all events form one sequence.
     pub fn bus(&self) -> EventBus {
         self.events.clone()
     }
