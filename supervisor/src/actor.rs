@@ -17,13 +17,14 @@
 //! made for (a counter bumped on every spawn or adoption, unique across the actor), so
 //! a message about a process that has since been replaced is recognised and ignored.
 //!
-//! Every state change goes through [`Actor::emit`], which numbers it, sends it to the
+//! Every state change goes through [`Actor::emit`], which publishes it on the shared
+//! [`EventBus`] (also used by the jobs controller); the bus numbers it, sends it to the
 //! durable sink (in order, unbounded, never dropped) and to the broadcast (which may
 //! lag). Decisions about exits are made by [`crate::policy`]; this file only applies
 //! them.
 
 use crate::error::{Error, Result};
-use crate::event::{Decision, Event, EventKind};
+use crate::event::{Decision, Event, EventBus, EventKind};
 use crate::handle::{Ack, Command, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
 use crate::policy;
 use crate::process::{self, Exit, NotAdopted, PidRecord};
@@ -35,7 +36,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::time::delay_queue::{DelayQueue, Key};
@@ -76,12 +77,11 @@ impl Supervisor {
     /// is dropped (processes left running, to be re-adopted by the next supervisor).
     pub fn start(config: SupervisorConfig) -> (SupervisorHandle, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let events = EventBus::new(config.event_capacity, config.sink);
         let actor = Actor {
             pid_dir: config.pid_dir,
             log_dir: config.log_dir,
-            sink: config.sink,
-            events: events.clone(),
+            bus: events.clone(),
             seq: 0,
             generation: 0,
             specs: BTreeMap::new(),
@@ -177,9 +177,9 @@ struct Exited {
 struct Actor {
     pid_dir: PathBuf,
     log_dir: Option<PathBuf>,
-    sink: Option<mpsc::UnboundedSender<Arc<Event>>>,
-    events: broadcast::Sender<Arc<Event>>,
-    /// The sequence number of the last event.
+    /// Shared with the jobs controller: numbers and publishes events.
+    bus: EventBus,
+    /// The sequence number of the last event this actor published.
     seq: u64,
     /// The last generation handed out.
     generation: u64,
@@ -686,18 +686,10 @@ impl Actor {
 
     // ----- plumbing -----
 
-    /// Numbers an event and publishes it: sink first (durable, in order), then broadcast.
+    /// Publishes an event through the shared [`EventBus`] (numbered, sink first, then
+    /// broadcast): the one place this actor publishes.
     fn emit(&mut self, name: &str, kind: EventKind, status: Option<ProcessStatus>) {
-        self.seq += 1;
-        let event = Arc::new(Event { seq: self.seq, at: Utc::now(), name: name.to_string(), kind, status });
-        if let Some(sink) = &self.sink {
-            if sink.send(event.clone()).is_err() {
-                tracing::error!("the event sink is closed; events are no longer recorded");
-                self.sink = None;
-            }
-        }
-        // No subscriber is not an error.
-        let _ = self.events.send(event);
+        self.seq = self.bus.publish(name, kind, status);
     }
 
     /// Emits an event about an instance, with its status after the change.

@@ -3,12 +3,78 @@
 //! Subscribers get them from [`crate::SupervisorHandle::subscribe`] (a broadcast: a slow
 //! subscriber lags and must resynchronise from a snapshot) and the durable sink given to
 //! [`crate::Supervisor::start`] gets every one of them, in order, without loss.
+//!
+//! Several actors publish (the process supervisor, the jobs and cron controller): they
+//! share one [`EventBus`], which hands out the sequence numbers and sends each event to
+//! the sink and the broadcast under one lock, so both see one sequence in order.
+//! Every event carries the full status of what it is about after the change (a process
+//! in [`Event::status`], a job or cronjob inside [`EventKind::Job`] / [`EventKind::Cron`]),
+//! so applying an event twice is harmless: a combined snapshot of several actors can take
+//! the lowest of their sequence numbers and replay every later event.
 
+use crate::cron::CronEvent;
+use crate::jobs::JobEvent;
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+
+/// Numbers events and publishes them: to the durable sink (every event, in order, never
+/// dropped) and to the broadcast of live subscribers (which may lag). A cheap `Clone`:
+/// every actor that publishes holds one.
+#[derive(Clone, Debug)]
+pub struct EventBus {
+    inner: Arc<Mutex<BusInner>>,
+    broadcast: broadcast::Sender<Arc<Event>>,
+}
+
+#[derive(Debug)]
+struct BusInner {
+    /// The sequence number of the last event.
+    seq: u64,
+    sink: Option<mpsc::UnboundedSender<Arc<Event>>>,
+}
+
+impl EventBus {
+    /// A bus whose broadcast holds `capacity` events and that sends every event to `sink`.
+    pub fn new(capacity: usize, sink: Option<mpsc::UnboundedSender<Arc<Event>>>) -> Self {
+        let (broadcast, _) = broadcast::channel(capacity.max(1));
+        Self { inner: Arc::new(Mutex::new(BusInner { seq: 0, sink })), broadcast }
+    }
+
+    /// Numbers an event and publishes it: sink first (durable, in order), then broadcast.
+    /// Returns its sequence number. The sequence number is taken and the event sent under
+    /// one lock, so the sink and subscribers receive events in sequence order.
+    pub fn publish(&self, name: &str, kind: EventKind, status: Option<ProcessStatus>) -> u64 {
+        // The lock guards plain data: a panic while it was held left nothing half-done.
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.seq += 1;
+        let seq = inner.seq;
+        let event = Arc::new(Event { seq, at: Utc::now(), name: name.to_string(), kind, status });
+        if let Some(sink) = &inner.sink {
+            if sink.send(event.clone()).is_err() {
+                tracing::error!("the event sink is closed; events are no longer recorded");
+                inner.sink = None;
+            }
+        }
+        // No subscriber is not an error.
+        let _ = self.broadcast.send(event);
+        seq
+    }
+
+    /// The sequence number of the last event published (by any actor).
+    pub fn seq(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).seq
+    }
+
+    /// A live stream of every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.broadcast.subscribe()
+    }
+}
 
 /// One state change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +174,10 @@ pub enum EventKind {
         /// What the supervisor does about it ("why did it die, and what next").
         decision: Decision,
     },
+    /// Something happened to a job (`name` is the job's name); see [`JobEvent`].
+    Job(Box<JobEvent>),
+    /// Something happened to a cronjob (`name` is the cronjob's name); see [`CronEvent`].
+    Cron(Box<CronEvent>),
 }
 
 impl EventKind {
@@ -126,6 +196,8 @@ impl EventKind {
             Self::Stopping { .. } => "stopping",
             Self::Killed { .. } => "killed",
             Self::Exited { .. } => "exited",
+            Self::Job(_) => "job",
+            Self::Cron(_) => "cron",
         }
     }
 }

@@ -4,7 +4,7 @@
 //! channel; the actor is the only owner of runtime state.
 
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, EventBus};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus, Selector};
 use std::collections::BTreeMap;
@@ -133,7 +133,7 @@ pub(crate) enum Command {
 #[derive(Clone, Debug)]
 pub struct SupervisorHandle {
     pub(crate) tx: mpsc::UnboundedSender<Command>,
-    pub(crate) events: broadcast::Sender<Arc<Event>>,
+    pub(crate) events: EventBus,
 }
 
 impl SupervisorHandle {
@@ -198,6 +198,12 @@ impl SupervisorHandle {
     /// `RecvError::Lagged` and should take a fresh snapshot).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
+    }
+
+    /// The event bus this supervisor publishes on, to share with other actors
+    /// (see [`crate::jobs::Jobs::start`]) so all events form one sequence.
+    pub fn bus(&self) -> EventBus {
+        self.events.clone()
     }
 
     /// Stops every process (wishes are kept, so they start again with the next

@@ -27,14 +27,32 @@
 //!   `stop_timeout`.
 //! * **Dropping the last handle** ends the actor without touching running processes;
 //!   [`SupervisorHandle::shutdown`] stops them first.
+//!
+//! ## Jobs and cronjobs
+//!
+//! Kubernetes-style [`jobs`] and [`cron`]jobs run in a second actor task, the jobs
+//! controller, which reuses the process runner of `process/` for its attempts. Both
+//! actors publish on one [`EventBus`], so all events share one sequence:
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use supervisor::jobs::{Jobs, JobsConfig, JobOrigin, JobSpec};
+//! use supervisor::{Supervisor, SupervisorConfig};
+//! let (processes, _) = Supervisor::start(SupervisorConfig::new("/run/provisr"));
+//! let (jobs, _) = Jobs::start(processes.bus(), JobsConfig::default());
+//! jobs.create_job(JobSpec::new("hello", "echo hello"), JobOrigin::Api).await.expect("valid job");
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 
 mod actor;
+pub mod cron;
 pub mod duration;
 pub mod error;
 pub mod event;
 pub mod handle;
+pub mod jobs;
 mod policy;
 mod process;
 pub mod spec;
@@ -42,7 +60,8 @@ pub mod state;
 
 pub use actor::{Supervisor, SupervisorConfig};
 pub use error::{Error, Result};
-pub use event::{Decision, Event, EventKind};
+pub use event::{Decision, Event, EventBus, EventKind};
 pub use handle::{Ack, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
+pub use jobs::{Jobs, JobsConfig, JobsHandle};
 pub use spec::{Env, ProcessSpec, StopSignal};
 pub use state::{Desired, Origin, ProcessState, ProcessStatus, Selector};
