@@ -1244,7 +1244,7 @@ impl Loader {
                 }
             }
         }
-        let entries: Vec<(String, Result<(String, String), String>)> = match env {
+        let entries: Vec<(String, EnvEntry)> = match env {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .into_iter()
@@ -1649,6 +1649,9 @@ fn expand_vars(
     out.push_str(rest);
     Ok(out)
 }
+
+/// One `env` entry of the config: `(name, value)` or what is wrong with it.
+type EnvEntry = Result<(String, String), String>;
 
 /// One entry of a dotenv file: `(name, value, expand)`; single-quoted values are literal.
 type DotenvEntry = Result<(String, String, bool), String>;
