@@ -53,6 +53,8 @@ pub struct Metrics {
     uptime: Gauge,
     resyncs: IntCounter,
     started: Instant,
+    /// Set once the follower has subscribed and applied its first snapshot.
+    following: std::sync::atomic::AtomicBool,
     /// The CPU time of each pid at the previous scrape.
     cpu_samples: Mutex<HashMap<u32, (u64, Instant)>>,
 }
@@ -119,6 +121,7 @@ impl Metrics {
             uptime,
             resyncs,
             started: Instant::now(),
+            following: std::sync::atomic::AtomicBool::new(false),
             cpu_samples: Mutex::new(HashMap::new()),
         })
     }
@@ -144,6 +147,7 @@ impl Metrics {
             return;
         };
         self.resync(&snap);
+        self.following.store(true, std::sync::atomic::Ordering::Release);
         let mut seq = snap.seq;
         loop {
             match rx.recv().await {
@@ -165,6 +169,12 @@ impl Metrics {
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+
+    /// True once [`Metrics::spawn`]'s task has subscribed and applied its first snapshot:
+    /// from then on no event is missed (or, after a lag, the state is resynchronised).
+    pub fn is_following(&self) -> bool {
+        self.following.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Updates the series for one event.
@@ -304,5 +314,59 @@ mod tests {
         assert!(usage.rss_bytes > 1024 * 1024, "{usage:?}");
         assert!(usage.lifetime_cpu_percent >= 0.0, "{usage:?}");
         assert_eq!(sample(u32::MAX), None);
+    }
+
+    fn line_value(text: &str, series: &str) -> Option<f64> {
+        text.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    /// With a one-event broadcast buffer a burst makes the follower lag: it must take a
+    /// snapshot and end up with the true state of every instance.
+    #[tokio::test]
+    async fn a_lagging_follower_resynchronises_from_a_snapshot() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = supervisor::SupervisorConfig::new(dir.path());
+        config.event_capacity = 1;
+        let (sup, task) = supervisor::Supervisor::start(config);
+        let metrics = Metrics::new();
+        let stop = tokio_util_free_stop();
+        let follower = metrics.spawn(sup.clone(), stop.1);
+        while !metrics.is_following() {
+            tokio::task::yield_now().await;
+        }
+
+        let marker = testkit::unique_marker();
+        let mut spec = supervisor::ProcessSpec::new("burst", format!("sleep {marker}"));
+        spec.instances = 5;
+        sup.register(spec, supervisor::RegisterOptions::api()).await.expect("register");
+        testkit::wait_until_async("every instance to show as running", std::time::Duration::from_secs(10), || {
+            let metrics = metrics.clone();
+            let sup = sup.clone();
+            async move {
+                let Ok(snap) = sup.snapshot().await else { return false };
+                let text = metrics.render(&snap);
+                (1..=5).all(|i| {
+                    line_value(&text, &format!("provisr_process_state{{name=\"burst-{i}\",state=\"running\"}}"))
+                        == Some(1.0)
+                })
+            }
+        })
+        .await;
+        let snap = sup.snapshot().await.expect("snapshot");
+        let text = metrics.render(&snap);
+        assert!(line_value(&text, "provisr_metrics_resyncs_total").is_some_and(|v| v >= 1.0), "{text}");
+
+        sup.shutdown().await;
+        let _ = task.await;
+        let _ = stop.0.send(());
+        let _ = follower.await;
+    }
+
+    /// A stop signal for [`Metrics::spawn`] without tokio-util.
+    fn tokio_util_free_stop() -> (tokio::sync::oneshot::Sender<()>, impl Future<Output = ()> + Send + 'static) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        (tx, async move {
+            let _ = rx.await;
+        })
     }
 }
