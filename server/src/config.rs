@@ -1826,6 +1826,12 @@ mod tests {
         assert_eq!(t.processes[0].origin, Origin::Config);
         assert_eq!(t.processes[1].spec.instances, 2);
         assert_eq!(t.processes[1].spec.stop_timeout, Duration::from_secs(5));
+        let env: Vec<(&str, &str)> = t.global_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(env, [("APP_HOME", "/srv/app"), ("DATA", "/srv/app/data"), ("MODE", "test")]);
+        assert_eq!(t.server.pidfile, Some(dir.join("provisr.pid")));
+        assert_eq!(t.server.logfile, Some(dir.join("provisr.log")));
+        assert_eq!(t.metrics, MetricsConfig { enabled: true, listen: Some("127.0.0.1:9090".into()) });
+        assert_eq!(t.groups, [GroupConfig { name: "all".into(), members: vec!["web".into(), "worker".into()] }]);
 
         let same_but_source = |c: &Config| Config {
             source: None,
@@ -1843,6 +1849,8 @@ mod tests {
         let text = errs.to_string();
         for key in [
             "colour",
+            "env[0]",
+            "env_files[0]",
             "log.max_size",
             "server.listen",
             "server.base_path",
@@ -1858,6 +1866,8 @@ mod tests {
             "processes[0].spec.instances",
             "processes[1].type",
             "processes[2].spec.name",
+            "metrics.listen",
+            "groups[0].members[1]",
         ] {
             assert!(keys(&errs).contains(&key), "missing {key} in:\n{text}");
         }
