@@ -28,7 +28,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use supervisor::{Event, EventKind, Snapshot, SupervisorHandle};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
 
 /// Every state name, so that each instance has one series per state (0 or 1).
@@ -126,23 +126,28 @@ impl Metrics {
         })
     }
 
-    /// Follows the supervisor's events until `stop` completes or the supervisor ends.
+    /// Follows the supervisor's events until `stop` completes or the supervisor ends. It
+    /// subscribes before returning, so every event emitted after this call is counted: spawn
+    /// it before the processes are restored and boot starts count too.
     pub fn spawn(
         self: &Arc<Self>,
         sup: SupervisorHandle,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> JoinHandle<()> {
         let metrics = Arc::clone(self);
+        let rx = sup.subscribe();
         tokio::spawn(async move {
             tokio::select! {
-                () = metrics.follow(sup) => {}
+                () = metrics.follow(sup, rx) => {}
                 () = stop => {}
             }
         })
     }
 
-    async fn follow(&self, sup: SupervisorHandle) {
-        let mut rx = sup.subscribe();
+    /// Counters count every event received; the state gauge starts from a snapshot and
+    /// then takes only the events after it (an event at or below the snapshot's seq is
+    /// already reflected in it, and applying it now would bring back an older state).
+    async fn follow(&self, sup: SupervisorHandle, mut rx: broadcast::Receiver<Arc<Event>>) {
         let Ok(snap) = sup.snapshot().await else {
             return;
         };
@@ -152,9 +157,10 @@ impl Metrics {
         loop {
             match rx.recv().await {
                 Ok(e) => {
+                    self.count(&e);
                     if e.seq > seq {
                         seq = e.seq;
-                        self.apply(&e);
+                        self.follow_state(&e);
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
@@ -177,8 +183,14 @@ impl Metrics {
         self.following.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Updates the series for one event.
+    /// Updates every series for one event (its counters and the state gauge).
     pub fn apply(&self, e: &Event) {
+        self.count(e);
+        self.follow_state(e);
+    }
+
+    /// The counters an event moves.
+    fn count(&self, e: &Event) {
         let name = e.name.as_str();
         match &e.kind {
             EventKind::Started { attempt, .. } => {
@@ -196,12 +208,16 @@ impl Metrics {
                     self.exit_signals.with_label_values(&[name, &signal.to_string()]).inc();
                 }
             }
-            EventKind::InstanceRemoved { .. } => {
-                for s in STATES {
-                    let _ = self.state.remove_label_values(&[name, s]);
-                }
-            }
             _ => {}
+        }
+    }
+
+    /// The state gauge after an event.
+    fn follow_state(&self, e: &Event) {
+        if let EventKind::InstanceRemoved { .. } = e.kind {
+            for s in STATES {
+                let _ = self.state.remove_label_values(&[e.name.as_str(), s]);
+            }
         }
         if let Some(status) = &e.status {
             self.set_state(&status.name, status.state.name());

@@ -136,9 +136,17 @@ impl Application {
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
         let (recorder, recorder_task) = backend::recorder::spawn(db.clone(), events, run_id);
 
+        // Before the restore, so that the boot's starts are counted.
+        let shutdown = CancellationToken::new();
+        let metrics = config.metrics.enabled.then(backend::metrics::Metrics::new);
+        if let Some(m) = &metrics {
+            m.spawn(supervisor.clone(), shutdown.clone().cancelled_owned());
+        }
+
         let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
         if let Err(e) = backend::ops::processes::restore(&db, &supervisor, &entries).await {
             // Leave nothing running behind a daemon that does not start.
+            shutdown.cancel();
             supervisor.shutdown().await;
             return Err(anyhow::Error::from(e).context("restoring processes"));
         }
@@ -148,11 +156,6 @@ impl Application {
             .iter()
             .map(|g| backend::ops::groups::Group { name: g.name.clone(), members: g.members.clone() })
             .collect();
-        let shutdown = CancellationToken::new();
-        let metrics = config.metrics.enabled.then(backend::metrics::Metrics::new);
-        if let Some(m) = &metrics {
-            m.spawn(supervisor.clone(), shutdown.clone().cancelled_owned());
-        }
         let metrics_server = match (metrics_listener, &metrics) {
             (Some((l, a)), Some(m)) => Some((l, a, crate::metrics::standalone(m.clone(), supervisor.clone()))),
             _ => None,

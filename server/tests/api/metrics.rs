@@ -127,6 +127,23 @@ async fn every_series_follows_its_events() {
 }
 
 #[tokio::test]
+async fn starts_at_boot_are_counted() {
+    let marker = testkit::unique_marker();
+    let mut config = metrics_config();
+    config.processes.push(server::config::ProcessEntry {
+        spec: supervisor::ProcessSpec::new("booted", format!("sleep {marker}")),
+        origin: supervisor::Origin::Config,
+        file: "/etc/provisr/config.toml".into(),
+    });
+    let app = TestApp::spawn_with(config).await;
+    app.track(&marker);
+    app.wait_running("booted").await;
+    let s = scrape(&app).await;
+    assert_eq!(value(&s, "provisr_process_starts_total", &[("name", "booted")]), Some(1.0));
+    assert_eq!(value(&s, "provisr_process_state", &[("name", "booted"), ("state", "running")]), Some(1.0));
+}
+
+#[tokio::test]
 async fn on_the_main_listener_metrics_need_credentials() {
     let app = TestApp::spawn_with(metrics_config()).await;
     let url = format!("{}/metrics", app.url);
