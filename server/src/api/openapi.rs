@@ -201,15 +201,64 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
     ]
 }
 
+/// The spec as `POST /register` and `/update` take it (fields of the engine and logs
+/// branches included).
+fn process_spec() -> Value {
+    let env = json!({ "oneOf": [
+        { "type": "object", "additionalProperties": { "type": "string" } },
+        { "type": "array", "items": { "type": "string", "pattern": "^[^=]+=.*$" } }
+    ], "description": "A map, or a list of `KEY=VALUE` strings." });
+    json!({ "type": "object", "required": ["name"], "additionalProperties": false,
+        "description": "`command` or `args` is required (not both). Unknown keys are refused.",
+        "properties": {
+            "name": schema("Name"),
+            "command": { "type": "string", "description": "A shell string (run by /bin/sh -c when it has shell syntax)." },
+            "args": { "type": "array", "items": { "type": "string" }, "description": "argv, executed directly." },
+            "work_dir": { "type": "string", "description": "Absolute path of an existing directory." },
+            "env": env,
+            "instances": { "type": "integer", "minimum": 1, "default": 1 },
+            "priority": { "type": "integer", "default": 0, "description": "Lower starts first." },
+            "auto_restart": { "type": "boolean", "default": false },
+            "restart_interval": { "allOf": [schema("Duration")], "default": "1s" },
+            "start_duration": { "allOf": [schema("Duration")], "default": "0s" },
+            "stop_signal": { "type": "string", "default": "SIGTERM" },
+            "stop_timeout": { "allOf": [schema("Duration")], "default": "10s" },
+            "pid_file": { "type": "string", "description": "Absolute path; one file per instance (`x-1.pid`…)." },
+            "depends_on": { "type": "array", "items": schema("Name"), "description": "Specs that must be running first; cycles are refused." },
+            "restart_policy": { "type": "string", "enum": ["always", "on-failure", "never"], "description": "Takes precedence over auto_restart." },
+            "expected_exit_codes": { "type": "array", "items": { "type": "integer" }, "default": [0] },
+            "restart_backoff_max": { "allOf": [schema("Duration")], "default": "60s" },
+            "retry_count": { "type": "integer", "minimum": 0, "default": 5, "description": "Restarts allowed within retry_window before the instance is fatal." },
+            "retry_window": { "allOf": [schema("Duration")], "default": "60s" },
+            "detached": { "type": "boolean", "default": false, "description": "Left running at daemon shutdown, re-adopted by the next daemon." },
+            "lifecycle": { "type": "object", "additionalProperties": false, "properties": {
+                "pre_start": array(schema("Hook")), "post_start": array(schema("Hook")),
+                "pre_stop": array(schema("Hook")), "post_stop": array(schema("Hook"))
+            } },
+            "log": { "type": "object", "description": "Output capture; each key overrides the global [log].", "properties": {
+                "dir": { "type": "string" }, "stdout": { "type": "string" }, "stderr": { "type": "string" },
+                "max_size_mb": { "type": "integer" }, "max_backups": { "type": "integer" },
+                "max_age_days": { "type": "integer" }, "compress": { "type": "boolean" }
+            } }
+        } })
+}
+
+/// A lifecycle hook.
+fn hook() -> Value {
+    json!({ "type": "object", "required": ["name", "command"], "properties": {
+        "name": { "type": "string" },
+        "command": { "type": "string" },
+        "failure_mode": { "type": "string", "enum": ["fail", "ignore", "retry"], "default": "fail" },
+        "run_mode": { "type": "string", "enum": ["blocking", "async"], "default": "blocking" },
+        "timeout": { "allOf": [schema("Duration")], "default": "30s" }
+    } })
+}
+
 fn components() -> Value {
     let duration = json!({ "oneOf": [
         { "type": "string", "example": "30s", "description": "humantime: `250ms`, `30s`, `1m30s`, `2h`." },
         { "type": "integer", "minimum": 0, "description": "Nanoseconds (Go `time.Duration`, upstream compatibility)." }
     ]});
-    let env = json!({ "oneOf": [
-        { "type": "object", "additionalProperties": { "type": "string" } },
-        { "type": "array", "items": { "type": "string", "pattern": "^[^=]+=.*$" } }
-    ], "description": "A map, or a list of `KEY=VALUE` strings." });
     let opt_string = json!({ "type": "string", "nullable": true });
     let opt_int = json!({ "type": "integer", "nullable": true });
     let time = json!({ "type": "string", "format": "date-time", "nullable": true });
@@ -223,23 +272,8 @@ fn components() -> Value {
             "Duration": duration,
             "Error": { "type": "object", "required": ["error"], "additionalProperties": false,
                 "properties": { "error": { "type": "string" } } },
-            "ProcessSpec": { "type": "object", "required": ["name"], "additionalProperties": false,
-                "description": "`command` or `args` is required (not both). Unknown keys are refused.",
-                "properties": {
-                    "name": schema("Name"),
-                    "command": { "type": "string", "description": "A shell string (run by /bin/sh -c when it has shell syntax)." },
-                    "args": { "type": "array", "items": { "type": "string" }, "description": "argv, executed directly." },
-                    "work_dir": { "type": "string", "description": "Absolute path of an existing directory." },
-                    "env": env,
-                    "instances": { "type": "integer", "minimum": 1, "default": 1 },
-                    "priority": { "type": "integer", "default": 0, "description": "Lower starts first." },
-                    "auto_restart": { "type": "boolean", "default": false },
-                    "restart_interval": { "allOf": [schema("Duration")], "default": "1s" },
-                    "start_duration": { "allOf": [schema("Duration")], "default": "0s" },
-                    "stop_signal": { "type": "string", "default": "SIGTERM" },
-                    "stop_timeout": { "allOf": [schema("Duration")], "default": "10s" },
-                    "pid_file": { "type": "string", "description": "Absolute path." }
-                } },
+            "ProcessSpec": process_spec(),
+            "Hook": hook(),
             "ProcessStatus": { "type": "object", "properties": {
                 "name": { "type": "string" }, "base": { "type": "string" },
                 "state": { "type": "string", "enum": ["stopped", "starting", "running", "backoff", "stopping", "exited", "fatal"] },
