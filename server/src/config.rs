@@ -762,6 +762,9 @@ struct RawLog {
 #[derive(Default, Deserialize)]
 #[serde(default, expecting = "a map")]
 struct RawServer {
+    /// Upstream's switch for the HTTP server: accepted when true (the API is how provisr is
+    /// driven, so it is always on).
+    enabled: Option<bool>,
     listen: Option<String>,
     base_path: Option<String>,
     tls: RawTls,
@@ -1008,6 +1011,13 @@ impl Loader {
 
     fn server(&mut self, raw: RawServer) -> ServerConfig {
         let file = self.file.clone();
+        if raw.enabled == Some(false) {
+            self.error(
+                &file,
+                "server.enabled",
+                "provisr is driven through its HTTP API and cannot run without it: remove the key or set it to true",
+            );
+        }
         let listen = raw.listen.map(|s| s.trim().to_string()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         if let Err(message) = parse_listen(&listen) {
             self.error(&file, "server.listen", message);
@@ -2412,6 +2422,13 @@ mod tests {
         );
         assert!(message_for(&errs, "groups[0].members[1]").contains("no process named \"db\""), "{errs}");
         assert!(message_for(&errs, "groups[1].name").contains("duplicate group name"), "{errs}");
+    }
+
+    #[test]
+    fn upstream_server_enabled_is_accepted_when_true() {
+        assert!(toml("[server]\nenabled = true").is_ok());
+        let errs = toml("[server]\nenabled = false").expect_err("no server");
+        assert_eq!(keys(&errs), ["server.enabled"]);
     }
 
     #[test]
