@@ -87,6 +87,8 @@ pub async fn insert_many(db: &impl ConnectionTrait, rows: Vec<process_event::Act
 pub struct HistoryFilter {
     /// Only rows about this instance (or spec, for registrations).
     pub name: Option<String>,
+    /// Only rows of these kinds (`started`, `exited`, …); empty: every kind.
+    pub kinds: Vec<String>,
     /// Only rows at or after this instant.
     pub since: Option<DateTime<Utc>>,
     /// Only rows older than this row id (the paging cursor: the last id of the previous page).
@@ -100,6 +102,9 @@ pub async fn query(db: &impl ConnectionTrait, filter: &HistoryFilter) -> Result<
     let mut q = process_event::Entity::find().order_by_desc(process_event::Column::Id).limit(filter.limit);
     if let Some(n) = &filter.name {
         q = q.filter(process_event::Column::Name.eq(n.as_str()));
+    }
+    if !filter.kinds.is_empty() {
+        q = q.filter(process_event::Column::Kind.is_in(filter.kinds.iter().map(String::as_str)));
     }
     if let Some(since) = filter.since {
         q = q.filter(process_event::Column::At.gte(since));

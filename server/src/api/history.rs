@@ -11,11 +11,13 @@ use backend::store::events::HistoryFilter;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-/// `?name=&since=&before=&limit=`.
+/// `?name=&kind=&since=&before=&limit=`.
 #[derive(Debug, Default, Deserialize)]
 pub struct HistoryQuery {
     /// One instance (or spec, for registrations).
     name: Option<String>,
+    /// Comma-separated event kinds (`started,exited`).
+    kind: Option<String>,
     /// An RFC 3339 instant, or a duration meaning "that long ago" (`1h`).
     since: Option<String>,
     /// The `next_before` of the previous page.
@@ -50,7 +52,12 @@ pub async fn list(
     if q.limit == Some(0) {
         return Err(ApiError::bad_request("limit: must be at least 1"));
     }
-    let filter = HistoryFilter { name, since, before: q.before, limit: q.limit.unwrap_or(0) };
+    let kinds: Vec<String> =
+        q.kind.as_deref().unwrap_or("").split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect();
+    if let Some(bad) = kinds.iter().find(|k| !k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) {
+        return Err(ApiError::bad_request(format!("kind: {bad:?} is not an event kind (e.g. started, exited)")));
+    }
+    let filter = HistoryFilter { name, kinds, since, before: q.before, limit: q.limit.unwrap_or(0) };
     Ok(Json(ops::list(&st.app, &who, filter).await?))
 }
 

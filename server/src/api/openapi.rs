@@ -162,6 +162,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/processes/{name}/logs", "get", Op::new("processes", "Captured output of an instance from an offset.", generic("`{lines: [...], next: offset}`")).params([name_path(), vec![query("since", "Offset to read from.", false, json!({ "type": "integer" })), query("limit", "At most this many lines.", false, json!({ "type": "integer" }))]].concat()).errors(&[400, 401, 403, 404])),
         ("/history", "get", Op::new("history", "Persisted process events, newest first, in pages.", schema("HistoryPage")).params(vec![
             query("name", "Only events of this instance (or spec, for registrations).", false, schema("Name")),
+            query("kind", "Only events of these kinds, comma-separated (`started,exited`).", false, json!({ "type": "string" })),
             query("since", "Only events at or after this RFC 3339 time, or this long ago (a duration such as `1h`).", false, json!({ "type": "string" })),
             query("before", "Only events older than this id: the `next_before` of the previous page.", false, json!({ "type": "integer" })),
             query("limit", "Events per page, 1–1000 (default 100).", false, json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),

@@ -52,11 +52,14 @@ async fn history_is_filtered_and_paged(config: Config) {
     }
     assert_eq!(paged, kinds(&all));
 
+    // Kinds: only those asked for.
+    assert_eq!(kinds(&page(&app, "name=svc&kind=started,exited").await), ["started", "exited", "started"]);
+
     // Since: an instant in the future has nothing; an age covers everything.
     assert!(kinds(&page(&app, "since=2999-01-01T00:00:00Z").await).is_empty());
     assert_eq!(kinds(&page(&app, "name=svc&since=1h").await), kinds(&all));
 
-    for bad in ["limit=0", "limit=5000", "since=yesterday", "name=a%20b", "before=x"] {
+    for bad in ["limit=0", "limit=5000", "since=yesterday", "name=a%20b", "before=x", "kind=Drop%20table"] {
         expect_error(app.get(&format!("/history?{bad}")).await, StatusCode::BAD_REQUEST).await;
     }
 }
