@@ -2,7 +2,10 @@
 //! the caller's permission, acts through the supervisor handle or the store, and — for
 //! changes that must survive a crash — returns only once the change is persisted.
 
+pub mod groups;
+pub mod history;
 pub mod processes;
+pub mod update;
 
 use crate::auth::AuthError;
 use crate::error::StoreError;

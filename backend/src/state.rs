@@ -1,6 +1,7 @@
 //! What every request handler and server function needs, in one cloneable value.
 
 use crate::auth::Auth;
+use crate::ops::groups::Group;
 use crate::recorder::RecorderHandle;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -17,4 +18,6 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Persistence progress of the supervisor's events.
     pub recorder: RecorderHandle,
+    /// The configured `[[groups]]`.
+    pub groups: Arc<Vec<Group>>,
 }

@@ -47,6 +47,10 @@ pub struct Application {
     supervisor_task: JoinHandle<()>,
     recorder_task: JoinHandle<()>,
     initial_admin_password: Option<String>,
+    /// `[metrics] listen`: its own listener and router.
+    metrics_server: Option<(std::net::TcpListener, SocketAddr, Router)>,
+    /// `[server] pidfile`, removed when the application is dropped.
+    _pidfile: Option<PidFile>,
     /// Held while the daemon runs: one daemon per data directory.
     _lock: Flock<std::fs::File>,
 }
@@ -109,6 +113,15 @@ impl Application {
 
         let listener = bind(&config.server.listen_addrs())?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match &config.metrics.listen {
+            Some(listen) if config.metrics.enabled => {
+                let l = bind(&config.metrics.listen_addrs()).with_context(|| format!("[metrics] listen {listen}"))?;
+                let a = l.local_addr()?;
+                Some((l, a))
+            }
+            _ => None,
+        };
+        let pidfile = config.server.pidfile.as_deref().map(PidFile::write).transpose()?;
 
         let pid_dir = config.pid_dir.clone().unwrap_or_else(|| data_dir.join("run"));
         let log_dir = config.log.dir.clone().unwrap_or_else(|| data_dir.join("logs"));
@@ -123,19 +136,38 @@ impl Application {
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
         let (recorder, recorder_task) = backend::recorder::spawn(db.clone(), events, run_id);
 
+        // Before the restore, so that the boot's starts are counted.
+        let shutdown = CancellationToken::new();
+        let metrics = config.metrics.enabled.then(backend::metrics::Metrics::new);
+        if let Some(m) = &metrics {
+            m.spawn(supervisor.clone(), shutdown.clone().cancelled_owned());
+        }
+
         let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
         if let Err(e) = backend::ops::processes::restore(&db, &supervisor, &entries).await {
             // Leave nothing running behind a daemon that does not start.
+            shutdown.cancel();
             supervisor.shutdown().await;
             return Err(anyhow::Error::from(e).context("restoring processes"));
         }
 
-        let app_state = AppState { db: db.clone(), supervisor, auth: Arc::new(auth), recorder };
+        let groups = config
+            .groups
+            .iter()
+            .map(|g| backend::ops::groups::Group { name: g.name.clone(), members: g.members.clone() })
+            .collect();
+        let metrics_server = match (metrics_listener, &metrics) {
+            (Some((l, a)), Some(m)) => Some((l, a, crate::metrics::standalone(m.clone(), supervisor.clone()))),
+            _ => None,
+        };
+        let app_state =
+            AppState { db: db.clone(), supervisor, auth: Arc::new(auth), recorder, groups: Arc::new(groups) };
         let state = ServerState {
             app: app_state,
             leptos_options: LeptosOptions::builder().output_name("provisr").site_pkg_dir("pkg").build(),
             console: ConsoleConfig { api_base: config.server.base_path.clone() },
-            shutdown: CancellationToken::new(),
+            shutdown,
+            metrics: metrics.clone(),
         };
         if !console::bundle_present() {
             tracing::warn!("the console bundle (pkg/provisr.wasm) is not embedded: build with `cargo xtask build`");
@@ -151,7 +183,11 @@ impl Application {
             .with_path("/")
             .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
 
-        let mut router = Router::new()
+        let mut router = Router::new();
+        if metrics.is_some() && metrics_server.is_none() {
+            router = router.route("/metrics", axum::routing::get(crate::metrics::on_main));
+        }
+        let mut router = router
             .nest(&config.server.base_path, api::router())
             .merge(console::router(&state))
             .fallback(console::static_or_not_found)
@@ -183,8 +219,15 @@ impl Application {
             supervisor_task,
             recorder_task,
             initial_admin_password,
+            metrics_server,
+            _pidfile: pidfile,
             _lock: lock,
         })
+    }
+
+    /// The address of the separate `[metrics] listen` listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr, _)| *addr)
     }
 
     /// The bound address.
@@ -214,8 +257,24 @@ impl Application {
     /// managed process (wishes are kept for the next start), and waits until the
     /// history is persisted.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Self { state, listener, tls, router, supervisor_task, recorder_task, _lock, .. } = self;
+        let Self {
+            state, listener, tls, router, supervisor_task, recorder_task, metrics_server, _pidfile, _lock, ..
+        } = self;
         let handle = axum_server::Handle::new();
+        let metrics_handle = axum_server::Handle::new();
+        if let Some((listener, addr, router)) = metrics_server {
+            let handle = metrics_handle.clone();
+            tracing::info!(%addr, "serving /metrics");
+            tokio::spawn(async move {
+                let served = match axum_server::from_tcp(listener) {
+                    Ok(server) => server.handle(handle).serve(router.into_make_service()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = {
             let handle = handle.clone();
@@ -234,6 +293,7 @@ impl Application {
         tracing::info!("shutting down: stopping every managed process");
         state.shutdown.cancel();
         handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        metrics_handle.graceful_shutdown(Some(Duration::from_secs(1)));
         state.app.supervisor.shutdown().await;
         let _ = supervisor_task.await;
         if tokio::time::timeout(Duration::from_secs(30), recorder_task).await.is_err() {
@@ -247,6 +307,44 @@ impl Application {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(anyhow::Error::from(e).context("serving HTTP")),
             Err(e) => Err(anyhow::Error::from(e).context("the HTTP server task failed")),
+        }
+    }
+}
+
+/// The daemon's PID file (`[server] pidfile`): written 0644 at start, removed when dropped
+/// (a clean exit; after a crash the next daemon overwrites it).
+#[derive(Debug)]
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: &Path) -> anyhow::Result<PidFile> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = path.with_extension("pid.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)
+            .with_context(|| format!("writing the pidfile {}", tmp.display()))?;
+        // The umask may have narrowed the mode: others (init scripts, monitors) read this file.
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        writeln!(f, "{}", std::process::id())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing the pidfile {}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        // Only our own: a daemon started after us may have replaced it.
+        let ours = std::fs::read_to_string(&self.0).is_ok_and(|s| s.trim() == std::process::id().to_string());
+        if ours {
+            if let Err(e) = std::fs::remove_file(&self.0) {
+                tracing::warn!(path = %self.0.display(), error = %e, "could not remove the pidfile");
+            }
         }
     }
 }

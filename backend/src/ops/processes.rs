@@ -84,6 +84,16 @@ pub async fn status(st: &AppState, who: &Principal, selector: Selector) -> Resul
     Ok(st.supervisor.status(selector).await?)
 }
 
+/// The spec registered under `name` (a spec name or one of its instance names) and where
+/// it comes from.
+pub async fn spec(st: &AppState, who: &Principal, name: &str) -> Result<(ProcessSpec, Origin), OpError> {
+    who.require(Permission::Read)?;
+    match st.supervisor.spec(name).await {
+        Err(supervisor::Error::NotFound(_)) => Err(OpError::NotFound(format!("no process named {name:?}"))),
+        other => Ok(other?),
+    }
+}
+
 /// Every instance at the current sequence number.
 pub async fn snapshot(st: &AppState, who: &Principal) -> Result<supervisor::Snapshot, OpError> {
     who.require(Permission::Read)?;

@@ -6,10 +6,16 @@ mod helpers;
 
 mod auth;
 mod console;
+mod groups;
 mod health;
+mod history;
+mod metrics;
+mod openapi;
 mod persistence;
+mod pidfile;
 mod processes;
 mod roles;
 mod tls;
+mod update;
 mod validation;
 mod ws;

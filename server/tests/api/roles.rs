@@ -1,12 +1,14 @@
 //! Permissions per route and role: viewers read, operators and admins also act, and a
 //! user's tokens stop working when the user is deactivated or their roles change.
 
-use crate::helpers::{expect_error, TestApp};
+use crate::helpers::{expect_error, test_config, TestApp};
 use backend::auth::Role;
 use backend::store::users::{self, NewUser};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{json, Value};
+use server::config::{GroupConfig, ProcessEntry};
+use supervisor::{Origin, ProcessSpec};
 
 /// Creates a user directly in the daemon's store (there is no user API yet) and returns
 /// a bearer token obtained through `POST /auth/login`.
@@ -34,7 +36,18 @@ async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Opti
 
 #[tokio::test]
 async fn each_role_may_do_exactly_what_its_permissions_allow() {
-    let app = TestApp::spawn().await;
+    let pinned = testkit::unique_marker();
+    let mut config = test_config();
+    config.processes.push(ProcessEntry {
+        spec: ProcessSpec::new("pinned", format!("sleep {pinned}")),
+        origin: Origin::Config,
+        file: "/etc/provisr/config.toml".into(),
+    });
+    config.groups.push(GroupConfig { name: "grp".into(), members: vec!["pinned".into()] });
+    config.metrics.enabled = true;
+    let app = TestApp::spawn_with(config).await;
+    app.track(&pinned);
+    app.wait_running("pinned").await;
     let marker = app.marker();
     app.register_sleep("svc", &marker).await;
     app.wait_running("svc").await;
@@ -43,10 +56,20 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
 
     // Reading: everyone.
     for token in [&viewer, &operator, &app.token] {
-        for path in ["/status?name=svc", "/status?base=svc", "/status?wildcard=*"] {
+        for path in [
+            "/status?name=svc",
+            "/status?base=svc",
+            "/status?wildcard=*",
+            "/processes/svc/spec",
+            "/history?limit=5",
+            "/groups",
+            "/group/status?name=grp",
+        ] {
             let res = call(&app, token, Method::GET, path, None).await;
             assert_eq!(res.status(), StatusCode::OK, "GET {path}");
         }
+        let res = app.http.get(format!("{}/metrics", app.url)).bearer_auth(token).send().await.expect("GET /metrics");
+        assert_eq!(res.status(), StatusCode::OK, "every role may scrape /metrics");
         app.ws(&[("authorization", &format!("Bearer {token}"))]).await.expect("every role may watch the live socket");
     }
 
@@ -54,6 +77,9 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
     let spec = json!({ "name": "viewer-made", "command": format!("sleep {}", app.marker()) });
     let writes: Vec<(Method, &str, Option<Value>)> = vec![
         (Method::POST, "/register", Some(spec)),
+        (Method::POST, "/update", Some(json!({ "name": "svc", "command": "sleep 1" }))),
+        (Method::POST, "/group/stop?name=grp", None),
+        (Method::POST, "/group/start?name=grp", None),
         (Method::POST, "/stop?name=svc", None),
         (Method::POST, "/start?name=svc", None),
         (Method::POST, "/restart?name=svc", None),
@@ -65,9 +91,25 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
         assert!(msg.contains("permission"), "{path}: {msg}");
     }
     assert_eq!(app.process("svc").await["state"], "running", "the viewer's requests changed nothing");
+    assert_eq!(app.process("pinned").await["state"], "running", "the viewer's group stop changed nothing");
+    assert_eq!(
+        app.get("/processes/svc/spec").await.json::<Value>().await.expect("spec")["command"],
+        format!("sleep {marker}")
+    );
     expect_error(app.status("name=viewer-made").await, StatusCode::NOT_FOUND).await;
 
     // An operator may act.
+    let res = call(&app, &operator, Method::POST, "/group/stop?name=grp", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.process("pinned").await["state"], "stopped");
+    let res = call(&app, &operator, Method::POST, "/group/start?name=grp", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.wait_running("pinned").await;
+    let new_marker = app.marker();
+    let update = json!({ "name": "svc", "command": format!("sleep {new_marker}") });
+    let res = call(&app, &operator, Method::POST, "/update", Some(update)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.wait_running("svc").await;
     let res = call(&app, &operator, Method::POST, "/stop?name=svc", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.process("svc").await["state"], "stopped");

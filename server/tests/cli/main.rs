@@ -6,5 +6,6 @@ mod helpers;
 
 mod config;
 mod crash;
+mod daemon_files;
 mod defaults;
 mod shutdown;
