@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table (the schema itself lives in the `migrations` crate).
 
+pub mod api_client;
 pub mod process;
 pub mod process_event;
 pub mod process_instance;

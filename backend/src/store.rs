@@ -1,5 +1,6 @@
 //! Queries, one module per table, as plain async functions over a connection.
 
+pub mod clients;
 pub mod events;
 pub mod processes;
 pub mod sessions;

@@ -22,6 +22,10 @@ pub fn router() -> Router<ServerState> {
         .route("/unregister", post(processes::unregister))
         .route("/auth/status", get(auth::status))
         .route("/auth/login", post(auth::login))
+        .route("/auth/users", get(auth::list_users).post(auth::create_user))
+        .route("/auth/users/{id}", get(auth::get_user).put(auth::update_user).delete(auth::delete_user))
+        .route("/auth/clients", get(auth::list_clients).post(auth::create_client))
+        .route("/auth/clients/{id}", get(auth::get_client).put(auth::update_client).delete(auth::delete_client))
         .route("/ws", get(crate::ws::handler))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
