@@ -21,6 +21,7 @@ use startup::{Application, Settings};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        remote => cli::remote::run(remote).await,
     }
 }
 
