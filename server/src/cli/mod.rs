@@ -272,6 +272,9 @@ pub struct LogsArgs {
     /// At most this many lines.
     #[arg(long, short = 'n')]
     pub limit: Option<u64>,
+    /// Only this stream: stdout or stderr (default: both).
+    #[arg(long)]
+    pub stream: Option<String>,
     /// Keep streaming new lines (over the WebSocket) until interrupted.
     #[arg(long, short = 'f')]
     pub follow: bool,

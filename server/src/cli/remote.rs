@@ -504,6 +504,9 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     if let Some(l) = args.limit {
         q.push(format!("limit={l}"));
     }
+    if let Some(s) = &args.stream {
+        q.push(format!("stream={}", encode(s)));
+    }
     let query = if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) };
     if args.follow {
         return super::follow::follow(&remote, &format!("/processes/{name}/logs/ws{query}"), remote.token.as_deref())

@@ -231,3 +231,59 @@ async fn users_and_clients_from_the_command_line() {
     let clients = cli(h, &["auth", "client", "list", "-o", "json"], None).await.ok("client list").json();
     assert_eq!(clients, Value::Array(vec![]));
 }
+
+/// A stand-in for the daemon's log routes (`GET /processes/{name}/logs` and its WebSocket,
+/// in the shape of `server/src/api/logs.rs`): it echoes the query, then streams two
+/// batches and closes.
+async fn log_stub() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    use axum::extract::{Path, RawQuery};
+    use axum::routing::get;
+    use serde_json::json;
+    let page = |name: String, q: Option<String>| {
+        json!({ "lines": [
+            { "offset": 0, "stream": "stdout", "text": format!("hello from {name}"), "at": "2026-01-01T00:00:00Z" },
+            { "offset": 17, "stream": "stderr", "text": format!("query {}", q.unwrap_or_default()), "at": "2026-01-01T00:00:01Z" },
+        ], "next_offset": 40, "first_offset": 0 })
+    };
+    let app = axum::Router::new()
+        .route(
+            "/api/processes/{name}/logs",
+            get(move |Path(name): Path<String>, RawQuery(q): RawQuery| async move { axum::Json(page(name, q)) }),
+        )
+        .route(
+            "/api/processes/{name}/logs/ws",
+            get(move |Path(name): Path<String>, RawQuery(q): RawQuery, ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(move |mut socket| async move {
+                    let mut first = page(name, q);
+                    first["type"] = "lines".into();
+                    let _ = socket.send(Message::Text(first.to_string().into())).await;
+                    let more = json!({ "type": "lines", "lines": [
+                        { "offset": 40, "stream": "stdout", "text": "live line", "at": "2026-01-01T00:00:02Z" }
+                    ], "next_offset": 50, "first_offset": 0 });
+                    let _ = socket.send(Message::Text(more.to_string().into())).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                })
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/api", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn logs_pages_and_follows_the_live_tail() {
+    let (url, task) = log_stub().await;
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let r = cli(h, &["logs", "web-1", "--api-url", &url, "--since", "5", "--limit", "2"], None).await.ok("logs");
+    assert_eq!(r.stdout, "[stdout] hello from web-1\n[stderr] query since=5&limit=2\n");
+    let v = cli(h, &["logs", "web-1", "--api-url", &url, "-o", "json"], None).await.ok("logs json").json();
+    assert_eq!(v["next_offset"], 40);
+    let r = cli(h, &["logs", "web-1", "--api-url", &url, "--follow", "--stream", "stdout"], None).await.ok("follow");
+    assert_eq!(r.stdout, "[stdout] hello from web-1\n[stderr] query stream=stdout\n[stdout] live line\n");
+    task.abort();
+}
