@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod clients;
 mod migrations;
 mod processes;
 mod recorder;
