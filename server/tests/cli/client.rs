@@ -287,3 +287,33 @@ async fn logs_pages_and_follows_the_live_tail() {
     assert_eq!(r.stdout, "[stdout] hello from web-1\n[stderr] query stream=stdout\n[stdout] live line\n");
     task.abort();
 }
+
+#[tokio::test]
+async fn the_self_signed_default_needs_insecure_once_at_login() {
+    let dir = tempfile::tempdir().expect("site");
+    let port = crate::helpers::free_port();
+    let config = dir.path().join("provisr.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[auth.admin]\npassword = \"{PASSWORD}\"\n"),
+    )
+    .expect("config");
+    let mut daemon = crate::helpers::Daemon::serve(dir.path(), &config, &dir.path().join("data"));
+    let url = format!("https://127.0.0.1:{port}");
+    daemon.wait_ready(&testkit::http_client(), &url).await;
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+
+    let r = cli(h, &["login", "--server-url", &url, "-u", "admin", "-p", PASSWORD], None).await.fails("untrusted");
+    assert!(r.stderr.contains("certificate") && r.stderr.contains("--insecure"), "{}", r.stderr);
+    assert!(!h.join(".provisr/session.json").exists());
+
+    cli(h, &["login", "--server-url", &url, "-u", "admin", "-p", PASSWORD, "--insecure"], None).await.ok("login");
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(h.join(".provisr/session.json")).expect("session"))
+            .expect("JSON");
+    assert_eq!(saved["insecure"], true, "the choice is remembered for this server");
+    assert_eq!(saved["server_url"], format!("{url}/api"));
+    let v = cli(h, &["status", "-o", "json"], None).await.ok("status over TLS").json();
+    assert_eq!(v, Value::Array(vec![]));
+}
