@@ -448,27 +448,25 @@ async fn group_status(args: GroupArgs) -> anyhow::Result<()> {
     let remote = Remote::connect(&args.remote)?;
     let v = remote.call(Method::GET, &format!("/group/status?name={}", encode(&args.group)), None).await?;
     remote.print(&v, || {
-        let members = match &v {
-            Value::Array(a) => a.clone(),
-            Value::Object(o) => {
-                o.get("members").or_else(|| o.get("processes")).and_then(Value::as_array).cloned().unwrap_or_default()
-            }
-            _ => vec![],
-        };
-        let state = v.get("state").map(cell).map(|s| format!("group {}: {s}\n", args.group)).unwrap_or_default();
-        let flat: Vec<Value> = members
-            .into_iter()
-            .flat_map(|m| match m {
-                Value::Array(inner) => inner,
-                Value::Object(ref o) if o.get("state").is_none() => {
-                    o.get("instances").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![m.clone()])
-                }
-                other => vec![other],
-            })
-            .collect();
-        format!("{state}{}", output::processes(&flat, Utc::now()))
+        format!("group {}: {}\n{}", args.group, cell(&v["state"]), output::processes(&group_instances(&v), Utc::now()))
     });
     Ok(())
+}
+
+/// The instances of a group status (`{name, state, members: [{name, state, registered,
+/// instances}]}`), one row per instance; a member without instances is a row of its own.
+fn group_instances(v: &Value) -> Vec<Value> {
+    let members = v["members"].as_array().cloned().unwrap_or_default();
+    members
+        .into_iter()
+        .flat_map(|m| match m["instances"].as_array() {
+            Some(list) if !list.is_empty() => list.clone(),
+            _ => {
+                let state = if m["registered"] == false { json!("not registered") } else { m["state"].clone() };
+                vec![json!({ "name": m["name"], "state": state })]
+            }
+        })
+        .collect()
 }
 
 // ----- logs -----
@@ -482,7 +480,8 @@ fn log_line(v: &Value) -> Option<String> {
     })
 }
 
-fn log_lines(v: &Value) -> Vec<Value> {
+/// The items of a list answer (an array, or the array under `lines`/`entries`/`logs`).
+fn items(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a.clone(),
         Value::Object(o) => ["lines", "entries", "logs"]
@@ -514,7 +513,7 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     }
     let v = remote.call(Method::GET, &format!("/processes/{name}/logs{query}"), None).await?;
     remote.print(&v, || {
-        log_lines(&v).iter().map(|l| log_line(l).unwrap_or_else(|| l.to_string())).collect::<Vec<_>>().join("\n")
+        items(&v).iter().map(|l| log_line(l).unwrap_or_else(|| l.to_string())).collect::<Vec<_>>().join("\n")
     });
     Ok(())
 }
@@ -580,7 +579,7 @@ async fn user(c: UserCommand) -> anyhow::Result<()> {
             let remote = Remote::connect(&a.remote)?;
             let v = remote.call(Method::GET, "/auth/users", None).await?;
             remote.print(&v, || {
-                let rows: Vec<Vec<String>> = log_lines(&v)
+                let rows: Vec<Vec<String>> = items(&v)
                     .iter()
                     .map(|u| {
                         vec![
@@ -649,7 +648,7 @@ async fn client(c: ClientCommand) -> anyhow::Result<()> {
             let remote = Remote::connect(&a.remote)?;
             let v = remote.call(Method::GET, "/auth/clients", None).await?;
             remote.print(&v, || {
-                let rows: Vec<Vec<String>> = log_lines(&v)
+                let rows: Vec<Vec<String>> = items(&v)
                     .iter()
                     .map(|c| {
                         vec![
@@ -689,6 +688,18 @@ mod tests {
         assert_eq!(selector_query(&s(None, None, Some("web-*"))).expect("one"), Some("wildcard=web-%2A".into()));
         assert_eq!(selector_query(&s(None, None, None)).expect("none"), None);
         assert!(selector_query(&s(Some("a"), Some("b"), None)).is_err());
+    }
+
+    #[test]
+    fn group_rows() {
+        let v = json!({ "name": "backend", "state": "degraded", "members": [
+            { "name": "api", "state": "running", "registered": true, "instances": [
+                { "name": "api-1", "state": "running" }, { "name": "api-2", "state": "stopped" } ] },
+            { "name": "db", "state": "stopped", "registered": false, "instances": [] },
+        ] });
+        let rows: Vec<String> =
+            group_instances(&v).iter().map(|r| format!("{}={}", cell(&r["name"]), cell(&r["state"]))).collect();
+        assert_eq!(rows, ["api-1=running", "api-2=stopped", "db=not registered"]);
     }
 
     #[test]
