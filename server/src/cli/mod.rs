@@ -120,8 +120,8 @@ pub struct LoginArgs {
     /// Client secret (method client_secret); asked for without echo when missing.
     #[arg(long, env = "PROVISR_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
-    /// The daemon's API URL (same as --api-url).
-    #[arg(long, value_name = "URL", conflicts_with = "api_url")]
+    /// The daemon's API URL (same as --api-url, which it overrides).
+    #[arg(long, value_name = "URL")]
     pub server_url: Option<String>,
     /// Where and how.
     #[command(flatten)]

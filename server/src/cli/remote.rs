@@ -102,6 +102,16 @@ impl Remote {
         anyhow!("cannot reach {}: {chain}{hint}", self.url)
     }
 
+    /// Whether TLS certificates are not checked.
+    pub fn insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// The output format.
+    pub fn output(&self) -> Output {
+        self.output
+    }
+
     /// Prints `v` as JSON when asked to, else `human`.
     fn print(&self, v: &Value, human: impl FnOnce() -> String) {
         match self.output {
@@ -516,18 +526,6 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
         items(&v).iter().map(|l| log_line(l).unwrap_or_else(|| l.to_string())).collect::<Vec<_>>().join("\n")
     });
     Ok(())
-}
-
-impl Remote {
-    /// Whether TLS certificates are not checked.
-    pub fn insecure(&self) -> bool {
-        self.insecure
-    }
-
-    /// The output format.
-    pub fn output(&self) -> Output {
-        self.output
-    }
 }
 
 /// Prints one message of the live log stream; `false` when it is not a log line.

@@ -317,3 +317,22 @@ async fn the_self_signed_default_needs_insecure_once_at_login() {
     let v = cli(h, &["status", "-o", "json"], None).await.ok("status over TLS").json();
     assert_eq!(v, Value::Array(vec![]));
 }
+
+#[tokio::test]
+async fn an_expired_or_broken_session_is_explained() {
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    std::fs::create_dir(h.join(".provisr")).expect("dir");
+    let expired = serde_json::json!({
+        "server_url": "http://127.0.0.1:9/api", "token": "x.y.z", "expires_at": "2020-01-01T00:00:00Z",
+        "principal": "admin", "method": "basic", "insecure": false, "created_at": "2020-01-01T00:00:00Z",
+    });
+    std::fs::write(h.join(".provisr/session.json"), expired.to_string()).expect("session");
+    let r = cli(h, &["status"], None).await.fails("an expired session");
+    assert!(r.stderr.contains("expired") && r.stderr.contains("provisr login"), "{}", r.stderr);
+    std::fs::write(h.join(".provisr/session.json"), "{not json").expect("session");
+    let r = cli(h, &["status"], None).await.fails("a broken session");
+    assert!(r.stderr.contains("not a provisr session") && r.stderr.contains("logout"), "{}", r.stderr);
+    cli(h, &["logout"], None).await.ok("logout clears a broken session");
+    assert!(!h.join(".provisr/session.json").exists());
+}
