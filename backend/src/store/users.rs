@@ -209,33 +209,31 @@ fn is_active_admin(m: &user::Model) -> bool {
     m.active && m.roles.split(',').any(|r| r == Role::Admin.as_str())
 }
 
+/// Every user, locked for the rest of the transaction (PostgreSQL `FOR UPDATE`, in id
+/// order so that two changes never deadlock; SQLite serialises writers anyway). The
+/// last-admin check reads them, so two concurrent changes cannot both pass it.
+async fn lock_all(txn: &impl ConnectionTrait) -> Result<Vec<user::Model>, StoreError> {
+    Ok(user::Entity::find().order_by_asc(user::Column::Id).lock_exclusive().all(txn).await?)
+}
+
 /// Refuses a change that would leave no active admin: `before` is the user as stored,
-/// `after_is_admin` whether it is still an active admin afterwards. Locks the user rows
-/// (PostgreSQL; SQLite serialises writers) so two concurrent changes cannot both pass.
-async fn keep_an_admin(
-    txn: &impl ConnectionTrait,
-    before: &user::Model,
-    after_is_admin: bool,
-) -> Result<(), StoreError> {
+/// `after_is_admin` whether it is still an active admin afterwards, `all` every user.
+fn keep_an_admin(all: &[user::Model], before: &user::Model, after_is_admin: bool) -> Result<(), StoreError> {
     if !is_active_admin(before) || after_is_admin {
         return Ok(());
     }
-    let others = user::Entity::find()
-        .filter(user::Column::Id.ne(before.id))
-        .filter(user::Column::Active.eq(true))
-        .lock_exclusive()
-        .all(txn)
-        .await?
-        .iter()
-        .filter(|m| is_active_admin(m))
-        .count();
-    if others == 0 {
+    if !all.iter().any(|m| m.id != before.id && is_active_admin(m)) {
         return Err(StoreError::Conflict(format!(
             "{:?} is the last active admin: create or activate another admin first",
             before.username
         )));
     }
     Ok(())
+}
+
+/// The user with `id` among `all`.
+fn pick(all: &[user::Model], id: i64) -> Result<user::Model, StoreError> {
+    all.iter().find(|m| m.id == id).cloned().ok_or_else(|| StoreError::NotFound(format!("no user with id {id}")))
 }
 
 /// Changes a user. A new password, new roles or a change of `active` bump the token
@@ -258,11 +256,8 @@ pub async fn update(db: &DatabaseConnection, id: i64, change: UserUpdate) -> Res
         None => None,
     };
     let txn = db.begin().await?;
-    let before = user::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no user with id {id}")))?;
+    let all = lock_all(&txn).await?;
+    let before = pick(&all, id)?;
     let roles = change.roles.as_ref().map(|r| {
         let mut r = r.clone();
         r.sort();
@@ -272,7 +267,7 @@ pub async fn update(db: &DatabaseConnection, id: i64, change: UserUpdate) -> Res
     let after_active = change.active.unwrap_or(before.active);
     let after_roles = roles.clone().unwrap_or_else(|| before.roles.clone());
     let after_is_admin = after_active && after_roles.split(',').any(|r| r == Role::Admin.as_str());
-    keep_an_admin(&txn, &before, after_is_admin).await?;
+    keep_an_admin(&all, &before, after_is_admin)?;
 
     let revoke = hash.is_some()
         || roles.as_ref().is_some_and(|r| *r != before.roles)
@@ -304,12 +299,9 @@ pub async fn update(db: &DatabaseConnection, id: i64, change: UserUpdate) -> Res
 /// ([`StoreError::Conflict`]) to delete the last active admin.
 pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<User, StoreError> {
     let txn = db.begin().await?;
-    let before = user::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no user with id {id}")))?;
-    keep_an_admin(&txn, &before, false).await?;
+    let all = lock_all(&txn).await?;
+    let before = pick(&all, id)?;
+    keep_an_admin(&all, &before, false)?;
     user::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     Ok(before.into())

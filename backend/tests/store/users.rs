@@ -8,7 +8,8 @@ use backend::StoreError;
 on_both_backends!(
     users_create_find_count_and_conflict,
     users_refuse_invalid_input,
-    users_change_bumps_the_version_and_keeps_an_admin
+    users_change_bumps_the_version_and_keeps_an_admin,
+    two_admins_deactivating_each_other_leave_one
 );
 
 fn new_user(name: &str, password: &str, roles: Vec<Role>) -> NewUser {
@@ -110,5 +111,30 @@ async fn users_change_bumps_the_version_and_keeps_an_admin(t: TestDb) {
     match users::update(&t.db, bob.id, bad).await {
         Err(StoreError::Invalid(m)) => assert!(m.contains("password") && m.contains("roles"), "{m}"),
         other => panic!("bad input must be refused: {other:?}"),
+    }
+}
+
+async fn two_admins_deactivating_each_other_leave_one(t: TestDb) {
+    for round in 0..5 {
+        let a = users::create(&t.db, new_user(&format!("a{round}"), "a password", vec![Role::Admin])).await.expect("a");
+        let b = users::create(&t.db, new_user(&format!("b{round}"), "b password", vec![Role::Admin])).await.expect("b");
+        // Only a and b are admins in this round: earlier rounds' survivors are demoted first.
+        for u in users::list(&t.db).await.expect("list") {
+            if u.id != a.id && u.id != b.id && u.active {
+                users::update(&t.db, u.id, UserUpdate { active: Some(false), ..Default::default() })
+                    .await
+                    .expect("retire an earlier admin");
+            }
+        }
+        let off = || UserUpdate { active: Some(false), ..Default::default() };
+        let (ra, rb) = tokio::join!(users::update(&t.db, a.id, off()), users::update(&t.db, b.id, off()));
+        assert!(!(ra.is_ok() && rb.is_ok()), "round {round}: both admins were deactivated");
+        let active_admins = users::list(&t.db)
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|u| u.active && u.roles.contains(&Role::Admin))
+            .count();
+        assert_eq!(active_admins, 1, "round {round}: {ra:?} / {rb:?}");
     }
 }

@@ -36,8 +36,9 @@ impl Remote {
             ),
             (_, Some(s)) => {
                 if s.expired() {
+                    let _ = session::remove();
                     bail!(
-                        "the session for {} expired at {}: run `provisr login` again",
+                        "the session for {} expired at {} (removed): run `provisr login` again",
                         s.server_url,
                         s.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
                     );

@@ -330,6 +330,7 @@ async fn an_expired_or_broken_session_is_explained() {
     std::fs::write(h.join(".provisr/session.json"), expired.to_string()).expect("session");
     let r = cli(h, &["status"], None).await.fails("an expired session");
     assert!(r.stderr.contains("expired") && r.stderr.contains("provisr login"), "{}", r.stderr);
+    assert!(!h.join(".provisr/session.json").exists(), "an expired session is cleaned up");
     std::fs::write(h.join(".provisr/session.json"), "{not json").expect("session");
     let r = cli(h, &["status"], None).await.fails("a broken session");
     assert!(r.stderr.contains("not a provisr session") && r.stderr.contains("logout"), "{}", r.stderr);
