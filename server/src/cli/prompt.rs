@@ -11,10 +11,8 @@ pub fn secret(label: &str) -> anyhow::Result<String> {
     let tty = stdin.is_terminal();
     eprint!("{label}: ");
     std::io::stderr().flush().ok();
+    // ECHONL: the terminal still shows the line end, so the next output starts on a new line.
     let line = if tty { read_without_echo(&stdin)? } else { read_line(&stdin)? };
-    if tty {
-        eprintln!();
-    }
     if line.is_empty() {
         anyhow::bail!("no {} given", label.to_lowercase());
     }

@@ -337,3 +337,56 @@ async fn an_expired_or_broken_session_is_explained() {
     cli(h, &["logout"], None).await.ok("logout clears a broken session");
     assert!(!h.join(".provisr/session.json").exists());
 }
+
+/// `login` on a terminal (a pseudo-terminal from util-linux `script`): the password is
+/// asked for after the prompt appears, typed, and never echoed; the login succeeds with it.
+#[tokio::test]
+async fn the_password_prompt_does_not_echo_on_a_terminal() {
+    use std::io::Read as _;
+    let site = Site::new("");
+    let mut daemon = site.serve();
+    daemon.wait_ready(&testkit::http_client(), &site.url()).await;
+    let home = tempfile::tempdir().expect("home");
+    let command = format!("{} login --server-url {} --username admin", provisr(), site.url());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HOME", home.path())
+        .env_remove("PROVISR_PASSWORD")
+        .env_remove("PROVISR_API_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs the CLI on a pseudo-terminal");
+    let mut out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !String::from_utf8_lossy(&seen).contains("Password: ") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => panic!("no password prompt; output: {}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).expect("typing the password");
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    drop(stdin);
+    while let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+        seen.extend(chunk);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "login on a terminal: {text}");
+    assert!(text.contains("Logged in to"), "{text}");
+    assert!(!text.contains(PASSWORD), "the password was echoed: {text}");
+    assert!(home.path().join(".provisr/session.json").exists());
+}
