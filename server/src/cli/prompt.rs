@@ -8,11 +8,13 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 /// line is read as it is.
 pub fn secret(label: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
-    let tty = stdin.is_terminal();
-    eprint!("{label}: ");
-    std::io::stderr().flush().ok();
-    // ECHONL: the terminal still shows the line end, so the next output starts on a new line.
-    let line = if tty { read_without_echo(&stdin)? } else { read_line(&stdin)? };
+    let line = if stdin.is_terminal() {
+        read_without_echo(&stdin, label)?
+    } else {
+        eprint!("{label}: ");
+        std::io::stderr().flush().ok();
+        read_line(&stdin)?
+    };
     if line.is_empty() {
         anyhow::bail!("no {} given", label.to_lowercase());
     }
@@ -36,13 +38,17 @@ fn read_line(stdin: &std::io::Stdin) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn read_without_echo(stdin: &std::io::Stdin) -> anyhow::Result<String> {
+/// Turns echo off *before* showing the prompt, so nothing typed after the prompt appears
+/// is ever echoed. ECHONL keeps the line end visible, so later output starts on a new line.
+fn read_without_echo(stdin: &std::io::Stdin, label: &str) -> anyhow::Result<String> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
     let saved = tcgetattr(stdin).context("reading the terminal settings")?;
     let mut quiet = saved.clone();
     quiet.local_flags.remove(LocalFlags::ECHO);
     quiet.local_flags.insert(LocalFlags::ECHONL);
     tcsetattr(stdin, SetArg::TCSANOW, &quiet).context("turning off echo")?;
+    eprint!("{label}: ");
+    std::io::stderr().flush().ok();
     let res = read_line(stdin);
     tcsetattr(stdin, SetArg::TCSANOW, &saved).context("restoring the terminal")?;
     res
