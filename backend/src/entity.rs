@@ -4,6 +4,7 @@ pub mod cron_firing;
 pub mod cronjob;
 pub mod job;
 pub mod job_attempt;
+pub mod api_client;
 pub mod process;
 pub mod process_event;
 pub mod process_instance;

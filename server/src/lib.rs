@@ -22,6 +22,7 @@ use startup::{Application, Settings};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        remote => cli::remote::run(remote).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cronjobs;
 mod jobs;
+mod clients;
 mod migrations;
 mod processes;
 mod recorder;

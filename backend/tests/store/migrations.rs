@@ -2,7 +2,7 @@
 
 use crate::helpers::{on_both_backends, TestDb};
 use backend::entity::{
-    cron_firing, cronjob, job, job_attempt, process, process_event, process_instance, session, setting, user,
+    api_client, cron_firing, cronjob, job, job_attempt, process, process_event, process_instance, session, setting, user,
 };
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -41,6 +41,7 @@ async fn migrations_apply_twice_idempotently(t: TestDb) {
     assert_eq!(process::Entity::find().count(&again).await.expect("processes"), 0);
     assert_eq!(process_instance::Entity::find().count(&again).await.expect("instances"), 0);
     assert_eq!(process_event::Entity::find().count(&again).await.expect("events"), 0);
+    assert_eq!(api_client::Entity::find().count(&again).await.expect("api_clients"), 0);
     assert_eq!(setting::Entity::find().count(&again).await.expect("settings"), 1);
     assert_eq!(job::Entity::find().count(&again).await.expect("jobs"), 0);
     assert_eq!(job_attempt::Entity::find().count(&again).await.expect("job attempts"), 0);

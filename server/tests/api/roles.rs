@@ -156,3 +156,67 @@ async fn tokens_stop_working_when_the_user_is_deactivated_or_changed() {
     expect_error(call(&app, &vera_token, Method::GET, "/status?wildcard=*", None).await, StatusCode::UNAUTHORIZED)
         .await;
 }
+
+/// The user and client management routes, with a body that would succeed for an admin.
+fn admin_routes(user_id: i64, client_id: i64) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, "/auth/users".into(), None),
+        (
+            Method::POST,
+            "/auth/users".into(),
+            Some(json!({ "username": "new", "password": "long-enough", "roles": ["viewer"] })),
+        ),
+        (Method::GET, format!("/auth/users/{user_id}"), None),
+        (Method::PUT, format!("/auth/users/{user_id}"), Some(json!({ "email": "x@example.com" }))),
+        (Method::DELETE, format!("/auth/users/{user_id}"), None),
+        (Method::GET, "/auth/clients".into(), None),
+        (Method::POST, "/auth/clients".into(), Some(json!({ "name": "ci", "scopes": ["viewer"] }))),
+        (Method::GET, format!("/auth/clients/{client_id}"), None),
+        (Method::PUT, format!("/auth/clients/{client_id}"), Some(json!({ "name": "renamed" }))),
+        (Method::DELETE, format!("/auth/clients/{client_id}"), None),
+    ]
+}
+
+#[tokio::test]
+async fn only_admins_manage_users_and_clients() {
+    let app = TestApp::spawn().await;
+    let (_, viewer) = user_with_token(&app, "vera", vec![Role::Viewer]).await;
+    let (otto, operator) = user_with_token(&app, "otto", vec![Role::Operator]).await;
+    let res =
+        call(&app, &app.token, Method::POST, "/auth/clients", Some(json!({ "name": "probe", "scopes": "viewer" })))
+            .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let client: Value = res.json().await.expect("client JSON");
+    let client_id = client["id"].as_i64().expect("an id");
+
+    // Anonymous: 401 on every route; viewer and operator: 403, and nothing changes.
+    for (method, path, body) in admin_routes(otto, client_id) {
+        let mut req = app.http.request(method.clone(), app.api(&path));
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        expect_error(req.send().await.expect("request"), StatusCode::UNAUTHORIZED).await;
+        for token in [&viewer, &operator] {
+            let msg =
+                expect_error(call(&app, token, method.clone(), &path, body.clone()).await, StatusCode::FORBIDDEN).await;
+            assert!(msg.contains("permission"), "{method} {path}: {msg}");
+        }
+    }
+    let res = call(&app, &app.token, Method::GET, "/auth/users", None).await;
+    let names: Vec<String> =
+        res.json::<Vec<Value>>().await.expect("users").iter().map(|u| u["username"].to_string()).collect();
+    assert_eq!(names, [r#""admin""#, r#""vera""#, r#""otto""#], "no user was created or deleted");
+    let res = call(&app, &app.token, Method::GET, &format!("/auth/clients/{client_id}"), None).await;
+    assert_eq!(res.json::<Value>().await.expect("client")["name"], "probe", "the client was not renamed");
+
+    // The admin may do each of them (the deletions last).
+    for (method, path, body) in admin_routes(otto, client_id) {
+        let res = call(&app, &app.token, method.clone(), &path, body).await;
+        assert!(
+            res.status().is_success(),
+            "{method} {path}: {} {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        );
+    }
+}

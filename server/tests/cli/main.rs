@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod client;
 mod config;
 mod crash;
 mod daemon_files;
