@@ -32,11 +32,15 @@
 
 mod actor;
 pub mod duration;
+pub mod env;
 pub mod error;
 pub mod event;
 pub mod handle;
+pub mod hooks;
+pub mod order;
 mod policy;
 mod process;
+pub mod resources;
 pub mod spec;
 pub mod state;
 
@@ -44,5 +48,7 @@ pub use actor::{Supervisor, SupervisorConfig};
 pub use error::{Error, Result};
 pub use event::{Decision, Event, EventKind};
 pub use handle::{Ack, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
-pub use spec::{Env, ProcessSpec, StopSignal};
+pub use hooks::{FailureMode, Hook, HookOutcome, HookPhase, HookResult, Lifecycle, RunMode};
+pub use resources::ResourceSample;
+pub use spec::{Env, ProcessSpec, RestartPolicy, StopSignal};
 pub use state::{Desired, Origin, ProcessState, ProcessStatus, Selector};

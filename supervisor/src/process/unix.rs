@@ -148,9 +148,11 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
 }
 
 /// Spawns `spec` as `instance`. The error is a message for the operator.
+/// `env` is the child's whole environment (see `env.rs`).
 pub(crate) fn spawn(
     spec: &crate::spec::ProcessSpec,
     instance: &str,
+    env: &crate::env::EnvMap,
     log_dir: Option<&Path>,
 ) -> Result<Spawned, String> {
     let argv = super::argv(spec);
@@ -166,7 +168,8 @@ pub(crate) fn spawn(
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .envs(&spec.env.0)
+        .env_clear()
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
