@@ -278,7 +278,11 @@ struct Actor {
 }
 
 impl Actor {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>, mut hook_rx: mpsc::UnboundedReceiver<HookMsg>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut hook_rx: mpsc::UnboundedReceiver<HookMsg>,
+    ) {
         let mut handles_gone = false;
         loop {
             tokio::select! {
@@ -562,7 +566,9 @@ impl Actor {
         let whole_specs: BTreeSet<&str> = self
             .specs
             .keys()
-            .filter(|base| self.instances.iter().filter(|(_, i)| &i.base == *base).all(|(n, _)| going.contains(n.as_str())))
+            .filter(|base| {
+                self.instances.iter().filter(|(_, i)| &i.base == *base).all(|(n, _)| going.contains(n.as_str()))
+            })
             .map(String::as_str)
             .collect();
         for reg in self.specs.values().filter(|r| !whole_specs.contains(r.spec.name.as_str())) {
@@ -662,8 +668,10 @@ impl Actor {
         inst.start_after_stop = false;
         let wish_changed = inst.desired != Desired::Stopped;
         inst.desired = Desired::Stopped;
-        let was_pending =
-            matches!(inst.state, ProcessState::Backoff { .. } | ProcessState::Waiting { .. } | ProcessState::PreStart { .. });
+        let was_pending = matches!(
+            inst.state,
+            ProcessState::Backoff { .. } | ProcessState::Waiting { .. } | ProcessState::PreStart { .. }
+        );
         if was_pending {
             if matches!(inst.state, ProcessState::PreStart { .. }) {
                 inst.chain = None;
@@ -711,9 +719,9 @@ impl Actor {
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let (signal, timeout) = (spec.stop_signal.0, spec.stop_timeout);
         let pid = match inst.state {
-            ProcessState::Starting { pid, .. } | ProcessState::Running { pid, .. } | ProcessState::Stopping { pid, .. } => {
-                pid
-            }
+            ProcessState::Starting { pid, .. }
+            | ProcessState::Running { pid, .. }
+            | ProcessState::Stopping { pid, .. } => pid,
             _ => return,
         };
         // ESRCH is no error: the process has exited and its exit is on the way.

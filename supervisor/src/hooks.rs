@@ -401,15 +401,22 @@ mod tests {
         .expect("lifecycle");
         assert_eq!(l.pre_start, [Hook::new("a", "true")]);
         let b = &l.post_stop[0];
-        assert_eq!((b.failure_mode, b.run_mode, b.timeout), (FailureMode::Retry, RunMode::Async, Duration::from_secs(5)));
-        assert!(serde_json::from_str::<Lifecycle>(r#"{"pre_start":[{"name":"a","command":"x","when":"now"}]}"#).is_err());
+        assert_eq!(
+            (b.failure_mode, b.run_mode, b.timeout),
+            (FailureMode::Retry, RunMode::Async, Duration::from_secs(5))
+        );
+        assert!(
+            serde_json::from_str::<Lifecycle>(r#"{"pre_start":[{"name":"a","command":"x","when":"now"}]}"#).is_err()
+        );
         assert!(serde_json::from_str::<Lifecycle>(r#"{"on_start":[]}"#).is_err());
     }
 
     #[test]
     fn validation_names_phase_and_hook() {
-        let mut l = Lifecycle::default();
-        l.pre_stop = vec![Hook::new("", "true"), Hook::new("x", " "), Hook::new("x", "true")];
+        let l = Lifecycle {
+            pre_stop: vec![Hook::new("", "true"), Hook::new("x", " "), Hook::new("x", "true")],
+            ..Lifecycle::default()
+        };
         let msgs: Vec<String> = l.validate().into_iter().map(|(k, m)| format!("{k}: {m}")).collect();
         assert_eq!(
             msgs,
@@ -428,7 +435,10 @@ mod tests {
             ("true", HookResult::Succeeded),
             ("exit 3", HookResult::Failed { code: 3 }),
             ("kill -9 $$", HookResult::Killed { signal: 9 }),
-            ("test \"$PROVISR_PROCESS_NAME/$PROVISR_HOOK_NAME/$PROVISR_HOOK_PHASE\" = web/h/pre_stop", HookResult::Succeeded),
+            (
+                "test \"$PROVISR_PROCESS_NAME/$PROVISR_HOOK_NAME/$PROVISR_HOOK_PHASE\" = web/h/pre_stop",
+                HookResult::Succeeded,
+            ),
         ];
         for (command, want) in table {
             assert_eq!(run_once(&Hook::new("h", command), HookPhase::PreStop, &c).await, want, "{command}");

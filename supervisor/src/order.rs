@@ -158,6 +158,8 @@ mod tests {
     use super::*;
 
     type Graph = Vec<(&'static str, i32, Vec<String>)>;
+    /// `(name, priority, depends_on)` rows.
+    type Rows<'a> = &'a [(&'a str, i32, &'a [&'a str])];
 
     fn graph(spec: &[(&'static str, i32, &[&str])]) -> Graph {
         spec.iter().map(|(n, p, d)| (*n, *p, d.iter().map(|s| s.to_string()).collect())).collect()
@@ -170,14 +172,15 @@ mod tests {
     #[test]
     fn orders() {
         // graph → start order
-        let table: &[(&[(&str, i32, &[&str])], &[&str])] = &[
+        let table: &[(Rows, &[&str])] = &[
             (&[], &[]),
             (&[("b", 0, &[]), ("a", 0, &[])], &["a", "b"]),
             (&[("a", 5, &[]), ("b", 1, &[])], &["b", "a"]),
             (&[("a", -1, &["b"]), ("b", 10, &[])], &["b", "a"]),
-            (&[("web", 0, &["db", "cache"]), ("db", 5, &[]), ("cache", 1, &[]), ("ui", 0, &[])], &[
-                "ui", "cache", "db", "web",
-            ]),
+            (
+                &[("web", 0, &["db", "cache"]), ("db", 5, &[]), ("cache", 1, &[]), ("ui", 0, &[])],
+                &["ui", "cache", "db", "web"],
+            ),
             (&[("c", 0, &["b"]), ("b", 0, &["a"]), ("a", 9, &[])], &["a", "b", "c"]),
             (&[("x", 0, &["gone"])], &["x"]),
             (&[("a", 0, &["b"]), ("b", 0, &["a"]), ("z", 0, &[])], &["z", "a", "b"]),
@@ -191,7 +194,7 @@ mod tests {
     #[test]
     fn checks() {
         let cycle = |p: &[&str]| Err(OrderError::Cycle(p.iter().map(|s| s.to_string()).collect()));
-        let table: &[(&[(&str, i32, &[&str])], Result<(), OrderError>)] = &[
+        let table: &[(Rows, Result<(), OrderError>)] = &[
             (&[("a", 0, &[]), ("b", 0, &["a"])], Ok(())),
             (&[("a", 0, &["b"]), ("b", 0, &["a"])], cycle(&["a", "b", "a"])),
             (&[("a", 0, &["a"])], cycle(&["a", "a"])),

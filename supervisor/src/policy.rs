@@ -167,7 +167,8 @@ mod tests {
     fn policies() {
         use RestartPolicy::{Always, Never, OnFailure};
         // (auto_restart, restart_policy, expected codes, code, signal) → restarts
-        let table: &[(bool, Option<RestartPolicy>, &[i32], Option<i32>, Option<i32>, bool)] = &[
+        type Row = (bool, Option<RestartPolicy>, &'static [i32], Option<i32>, Option<i32>, bool);
+        let table: &[Row] = &[
             (true, None, &[0], Some(0), None, true),
             (true, None, &[0], Some(1), None, true),
             (false, None, &[0], Some(1), None, false),
@@ -224,8 +225,7 @@ mod tests {
             ),
         ];
         for (i, (desired, requested, code, restarts, recent, jitter, want)) in table.into_iter().enumerate() {
-            let f =
-                ExitFacts { restarts, recent_failures: recent, jitter, ..facts(desired, requested, code, None) };
+            let f = ExitFacts { restarts, recent_failures: recent, jitter, ..facts(desired, requested, code, None) };
             assert_eq!(on_exit(&s, &f), want, "row {i}");
         }
         let killed = ExitFacts { recent_failures: 9, ..facts(Running, false, None, Some(9)) };

@@ -1,0 +1,104 @@
+//! depends_on and priority: start order, waiting for dependencies, cycles, stop order.
+
+use crate::helpers::*;
+use std::time::Duration;
+use supervisor::{Error, EventKind, ProcessState, RegisterOptions, Selector};
+
+fn stopped() -> RegisterOptions {
+    RegisterOptions { start: false, ..RegisterOptions::api() }
+}
+
+#[tokio::test]
+async fn a_dependent_waits_until_its_dependency_is_running() {
+    let mut sup = spawn_supervisor();
+    let mut db = sh("db", "sleep 300");
+    db.start_duration = Duration::from_millis(300);
+    let mut web = sh("web", "sleep 300");
+    web.depends_on = vec!["db".into()];
+    sup.register(db).await;
+    sup.register(web).await;
+    let status = sup.status("web").await;
+    assert_eq!(status.state, ProcessState::Waiting { on: vec!["db".into()] });
+    let started = sup.wait_for_event(|e| e.name == "web" && matches!(e.kind, EventKind::Started { .. })).await;
+    let db_running = sup
+        .seen
+        .iter()
+        .find(|e| e.name == "db" && matches!(e.kind, EventKind::Running { .. }))
+        .expect("db ran first")
+        .seq;
+    assert!(db_running < started.seq);
+    assert!(sup.seen.iter().any(|e| e.name == "web" && matches!(&e.kind, EventKind::Waiting { on } if on == &["db"])));
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dependent_of_a_stopped_dependency_waits_for_it_to_be_started() {
+    let mut sup = spawn_supervisor();
+    sup.handle.register(sh("db", "sleep 300"), stopped()).await.expect("db");
+    let mut web = sh("web", "sleep 300");
+    web.depends_on = vec!["db".into()];
+    sup.register(web).await;
+    assert_eq!(sup.status("web").await.state, ProcessState::Waiting { on: vec!["db".into()] });
+    sup.handle.start(Selector::Name("db".into())).await.expect("start db");
+    sup.wait_for_event(|e| e.name == "web" && matches!(e.kind, EventKind::Started { .. })).await;
+    // Stopping a waiting instance leaves it stopped.
+    let ticket = sup.handle.stop(Selector::All).await.expect("stop");
+    within("stop", ticket.wait()).await;
+    assert_eq!(sup.status("web").await.state, ProcessState::Stopped);
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_and_stop_follow_dependencies_then_priority() {
+    let mut sup = spawn_supervisor();
+    let mut api = sh("api", "sleep 300");
+    api.priority = -10;
+    api.depends_on = vec!["db".into()];
+    let mut db = sh("db", "sleep 300");
+    db.priority = 5;
+    let mut cache = sh("cache", "sleep 300");
+    cache.priority = 1;
+    let worker = sh("worker", "sleep 300");
+    for spec in [db, cache, worker, api] {
+        sup.handle.register(spec, stopped()).await.expect("register");
+    }
+    sup.handle.start(Selector::All).await.expect("start");
+    let order = |sup: &TestSupervisor, pred: fn(&EventKind) -> bool| -> Vec<String> {
+        sup.seen.iter().filter(|e| pred(&e.kind)).map(|e| e.name.clone()).collect()
+    };
+    sup.wait_for(|s| s.processes.iter().all(|p| p.running())).await;
+    sup.wait_for_event(|e| e.name == "api" && matches!(e.kind, EventKind::Started { .. })).await;
+    assert_eq!(order(&sup, |k| matches!(k, EventKind::Started { .. })), ["worker", "cache", "db", "api"]);
+    let ticket = sup.handle.stop(Selector::All).await.expect("stop");
+    within("stop", ticket.wait()).await;
+    sup.wait_for_event(|e| e.name == "worker" && matches!(e.kind, EventKind::Exited { .. })).await;
+    assert_eq!(order(&sup, |k| matches!(k, EventKind::Stopping { .. })), ["api", "db", "cache", "worker"]);
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_dependencies_and_cycles_are_rejected_by_name() {
+    let sup = spawn_supervisor();
+    let mut web = sh("web", "sleep 300");
+    web.depends_on = vec!["db".into()];
+    let Err(Error::InvalidSpec(p)) = sup.handle.register(web.clone(), stopped()).await else { panic!("unknown") };
+    assert_eq!(p, [("depends_on".to_string(), "\"web\" depends on \"db\", which is not registered".to_string())]);
+
+    sup.handle.register(sh("db", "sleep 300"), stopped()).await.expect("db");
+    sup.handle.register(web, stopped()).await.expect("web");
+    let mut db = sh("db", "sleep 300");
+    db.depends_on = vec!["web".into()];
+    let Err(Error::InvalidSpec(p)) = sup.handle.update(db).await else { panic!("cycle") };
+    assert_eq!(p, [("depends_on".to_string(), "dependency cycle: db -> web -> db".to_string())]);
+
+    let mut me = sh("me", "sleep 300");
+    me.depends_on = vec!["me".into()];
+    let Err(Error::InvalidSpec(p)) = sup.handle.register(me, stopped()).await else { panic!("self") };
+    assert_eq!(p[0].0, "depends_on");
+
+    // A dependency cannot go while its dependent stays; both together can.
+    let err = sup.handle.unregister(Selector::Name("db".into())).await.expect_err("needed by web");
+    assert!(err.to_string().contains("\"web\" depends on \"db\""), "{err}");
+    within("unregister", sup.handle.unregister(Selector::All).await.expect("all").wait()).await;
+    sup.shutdown().await;
+}
