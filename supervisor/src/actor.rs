@@ -109,6 +109,7 @@ impl Supervisor {
             hook_tx,
             chains: 0,
             rank: BTreeMap::new(),
+            rank_dirty: false,
             waiting: BTreeSet::new(),
             rng: seed | 1,
             pid_dir: config.pid_dir,
@@ -257,6 +258,9 @@ struct Actor {
     chains: u64,
     /// Each spec's place in the start order.
     rank: BTreeMap<String, usize>,
+    /// The specs changed since `rank` was computed (it is recomputed when next needed,
+    /// so registering many specs in a row costs one sort, not one per spec).
+    rank_dirty: bool,
     /// Instances in [`ProcessState::Waiting`].
     waiting: BTreeSet<String>,
     /// State of the jitter generator (xorshift).
@@ -356,9 +360,16 @@ impl Actor {
             }
         }
         if !problems.iter().any(|(key, _)| *key == "depends_on") {
-            let others = self.specs.values().map(|r| &r.spec).filter(|s| s.name != spec.name);
-            if let Err(e) = order::check(others.chain(std::iter::once(spec)).map(order::Node::from)) {
+            if let Some(dep) = spec.depends_on.iter().find(|d| !self.specs.contains_key(*d)) {
+                let e = order::OrderError::UnknownDependency { spec: spec.name.clone(), dependency: dep.clone() };
                 problems.push(("depends_on", e.to_string()));
+            } else if !spec.depends_on.is_empty() && self.specs.contains_key(&spec.name) {
+                // Only a spec that others may already depend on (an update) can close a
+                // cycle; a new one cannot be a dependency yet.
+                let others = self.specs.values().map(|r| &r.spec).filter(|s| s.name != spec.name);
+                if let Err(e) = order::check(others.chain(std::iter::once(spec)).map(order::Node::from)) {
+                    problems.push(("depends_on", e.to_string()));
+                }
             }
         }
         problems
@@ -399,7 +410,7 @@ impl Actor {
             wishes.iter().map(|(name, _)| process::pid_file(&spec, name, &self.pid_dir)).collect();
         self.emit(&base, EventKind::Registered { spec: spec.clone(), origin }, None);
         self.specs.insert(base.clone(), Registration { spec, origin, instances: wishes.len() });
-        self.reorder();
+        self.rank_dirty = true;
         for ((name, desired), pid_file) in wishes.iter().zip(pid_files) {
             self.instances.insert(name.clone(), Instance::new(base.clone(), origin, *desired, pid_file));
             self.emit_instance(name, EventKind::InstanceAdded { base: base.clone() });
@@ -464,7 +475,7 @@ impl Actor {
         let reg = self.specs.get_mut(&base).expect("checked above");
         reg.spec = spec;
         reg.instances += added.len();
-        self.reorder();
+        self.rank_dirty = true;
 
         let mut done = Vec::new();
         for name in removed.iter().rev() {
@@ -779,7 +790,8 @@ impl Actor {
         if self.waiting.is_empty() {
             return;
         }
-        for name in self.by_priority(|n, _| self.waiting.contains(n)) {
+        let waiting = self.waiting.clone();
+        for name in self.by_priority(|n, _| waiting.contains(n)) {
             let Some(inst) = self.instances.get(&name) else {
                 continue;
             };
@@ -1133,7 +1145,7 @@ impl Actor {
             reg.instances = reg.instances.saturating_sub(1);
             if reg.instances == 0 {
                 self.specs.remove(&inst.base);
-                self.reorder();
+                self.rank_dirty = true;
                 self.emit(&inst.base, EventKind::Unregistered, None);
             }
         }
@@ -1198,15 +1210,19 @@ impl Actor {
         self.instances.get_mut(name).expect("the instance exists: names come from the instance map")
     }
 
-    /// Recomputes each spec's place in the start order.
+    /// Recomputes each spec's place in the start order if the specs changed.
     fn reorder(&mut self) {
+        if !self.rank_dirty {
+            return;
+        }
         let order = order::start_order(self.specs.values().map(|r| order::Node::from(&r.spec)));
         self.rank = order.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
+        self.rank_dirty = false;
     }
 
     /// The matching instance names, in start order (dependencies, priority, name).
     /// [`Error::NotFound`] when none matches.
-    fn select(&self, selector: &Selector) -> Result<Vec<String>> {
+    fn select(&mut self, selector: &Selector) -> Result<Vec<String>> {
         let names = self.by_priority(|name, base| selector.matches(name, base));
         if names.is_empty() {
             let what = match selector {
@@ -1219,7 +1235,8 @@ impl Actor {
     }
 
     /// The instances that pass `filter`, in start order.
-    fn by_priority(&self, filter: impl Fn(&str, &str) -> bool) -> Vec<String> {
+    fn by_priority(&mut self, filter: impl Fn(&str, &str) -> bool) -> Vec<String> {
+        self.reorder();
         let mut found: Vec<(usize, &String)> = self
             .instances
             .iter()
