@@ -461,7 +461,9 @@ impl Actor {
         let added: Vec<String> = wanted.iter().filter(|n| !existing.contains(n)).cloned().collect();
         let removed: Vec<String> = existing.iter().filter(|n| !wanted.contains(n)).cloned().collect();
         let kept: Vec<String> = existing.iter().filter(|n| wanted.contains(n)).cloned().collect();
-        if let Some(name) = added.iter().find(|n| self.instances.contains_key(*n) || self.specs.contains_key(*n)) {
+        // (`web` going from 2 instances to 1 is named like its own spec: that is fine.)
+        let taken = |n: &String| self.instances.contains_key(n) || (*n != base && self.specs.contains_key(n));
+        if let Some(name) = added.iter().find(|n| taken(n)) {
             return Err(Error::AlreadyExists(name.clone()));
         }
         let desired = if existing.iter().any(|n| self.instances[n].desired == Desired::Running) {
