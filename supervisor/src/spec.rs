@@ -246,6 +246,9 @@ impl ProcessSpec {
                 errs.push(("depends_on", format!("{:?} cannot depend on itself", self.name)));
             }
         }
+        if let Some(code) = self.expected_exit_codes.iter().find(|c| !(0..=255).contains(*c)) {
+            errs.push(("expected_exit_codes", format!("exit codes are 0 to 255, got {code}")));
+        }
         if self.retry_window.is_zero() {
             errs.push(("retry_window", "must be longer than 0s".to_string()));
         }
@@ -415,6 +418,68 @@ mod tests {
         s.instances = 0;
         let keys: Vec<_> = s.validate().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["name", "command", "instances", "work_dir"]);
+    }
+
+    #[test]
+    fn new_fields_round_trip_and_have_defaults() {
+        let s: ProcessSpec = serde_json::from_str(r#"{"name":"a","command":"x"}"#).expect("minimal");
+        assert_eq!(s, ProcessSpec::new("a", "x"));
+        assert_eq!(
+            (s.retry_count, s.retry_window, s.restart_backoff_max),
+            (5, Duration::from_secs(60), Duration::from_secs(60))
+        );
+        assert_eq!(s.expected_exit_codes, [0]);
+        let json = r#"{"name":"a","command":"x","depends_on":["db"],"restart_policy":"on-failure",
+            "expected_exit_codes":[0,3],"restart_backoff_max":"5m","retry_count":2,"retry_window":"10m",
+            "detached":true,"lifecycle":{"pre_start":[{"name":"h","command":"true","timeout":"1s"}]}}"#;
+        let s: ProcessSpec = serde_json::from_str(json).expect("full");
+        assert_eq!(s.depends_on, ["db"]);
+        assert_eq!(s.effective_restart_policy(), RestartPolicy::OnFailure);
+        assert_eq!(s.lifecycle.pre_start[0].timeout, Duration::from_secs(1));
+        let back: ProcessSpec = serde_json::from_value(serde_json::to_value(&s).expect("json")).expect("round trip");
+        assert_eq!(back, s);
+        assert_eq!(serde_json::to_value(&s).expect("json")["restart_policy"], "on-failure");
+    }
+
+    #[test]
+    fn restart_policies_parse_upstream_spellings() {
+        for (text, want) in [
+            ("always", RestartPolicy::Always),
+            ("Always", RestartPolicy::Always),
+            ("on-failure", RestartPolicy::OnFailure),
+            ("on_failure", RestartPolicy::OnFailure),
+            ("OnFailure", RestartPolicy::OnFailure),
+            ("never", RestartPolicy::Never),
+            ("Never", RestartPolicy::Never),
+        ] {
+            assert_eq!(RestartPolicy::parse(text), Ok(want), "{text}");
+        }
+        let e = serde_json::from_str::<ProcessSpec>(r#"{"name":"a","command":"x","restart_policy":"sometimes"}"#)
+            .expect_err("unknown policy");
+        assert!(e.to_string().contains("sometimes"), "{e}");
+        // The interplay with auto_restart: an explicit policy wins.
+        let mut s = ProcessSpec::new("a", "x");
+        assert_eq!(s.effective_restart_policy(), RestartPolicy::Never);
+        s.auto_restart = true;
+        assert_eq!(s.effective_restart_policy(), RestartPolicy::Always);
+        s.restart_policy = Some(RestartPolicy::Never);
+        assert_eq!(s.effective_restart_policy(), RestartPolicy::Never);
+    }
+
+    #[test]
+    fn validate_checks_the_new_fields() {
+        let mut s = ProcessSpec::new("web", "true");
+        s.depends_on = vec!["web".into(), "bad name".into()];
+        s.expected_exit_codes = vec![0, 300];
+        s.retry_window = Duration::ZERO;
+        s.restart_interval = Duration::from_secs(10);
+        s.restart_backoff_max = Duration::from_secs(1);
+        s.lifecycle.post_stop = vec![crate::hooks::Hook::new("h", "")];
+        let keys: Vec<_> = s.validate().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            ["depends_on", "depends_on", "expected_exit_codes", "retry_window", "restart_backoff_max", "lifecycle"]
+        );
     }
 
     #[test]
