@@ -110,6 +110,8 @@ impl Supervisor {
             chains: 0,
             rank: BTreeMap::new(),
             rank_dirty: false,
+            releasing: false,
+            release_again: false,
             waiting: BTreeSet::new(),
             rng: seed | 1,
             pid_dir: config.pid_dir,
@@ -261,6 +263,10 @@ struct Actor {
     /// The specs changed since `rank` was computed (it is recomputed when next needed,
     /// so registering many specs in a row costs one sort, not one per spec).
     rank_dirty: bool,
+    /// [`Actor::release_waiting`] is running (a spawn it makes must not recurse into it).
+    releasing: bool,
+    /// Something became running while releasing: look at the waiting starts once more.
+    release_again: bool,
     /// Instances in [`ProcessState::Waiting`].
     waiting: BTreeSet<String>,
     /// State of the jitter generator (xorshift).
@@ -788,26 +794,53 @@ impl Actor {
     }
 
     /// Goes on with the starts that waited for dependencies which are now running.
+    /// Not recursive: a spawn made here that releases more starts is handled by the
+    /// next round of the loop, so a long chain of dependents costs no stack.
     fn release_waiting(&mut self) {
         if self.waiting.is_empty() {
             return;
         }
-        let waiting = self.waiting.clone();
-        for name in self.by_priority(|n, _| waiting.contains(n)) {
-            let Some(inst) = self.instances.get(&name) else {
-                continue;
-            };
-            if !matches!(inst.state, ProcessState::Waiting { .. }) || !self.waiting.contains(&name) {
-                continue;
+        if self.releasing {
+            self.release_again = true;
+            return;
+        }
+        self.releasing = true;
+        loop {
+            self.release_again = false;
+            let waiting = self.waiting.clone();
+            // Which specs are ready, in one pass over the instances.
+            let mut ready: BTreeMap<&str, bool> = BTreeMap::new();
+            for inst in self.instances.values() {
+                let r = ready.entry(inst.base.as_str()).or_insert(true);
+                *r &= matches!(inst.state, ProcessState::Running { .. });
             }
-            let spec = &self.specs[&inst.base].spec;
-            if self.unready_dependencies(spec).is_empty() {
+            let released: Vec<String> = waiting
+                .iter()
+                .filter(|name| {
+                    self.instances.get(*name).and_then(|i| self.specs.get(&i.base)).is_some_and(|r| {
+                        r.spec.depends_on.iter().all(|d| ready.get(d.as_str()).copied().unwrap_or(false))
+                    })
+                })
+                .cloned()
+                .collect();
+            let released: BTreeSet<String> = released.into_iter().collect();
+            for name in self.by_priority(|n, _| released.contains(n)) {
+                let Some(inst) = self.instances.get(&name) else {
+                    continue;
+                };
+                if !matches!(inst.state, ProcessState::Waiting { .. }) {
+                    continue;
+                }
                 let attempt = inst.pending_attempt;
                 if let Err(e) = self.request_start(&name, attempt) {
                     tracing::warn!(instance = name, "starting after its dependencies: {e}");
                 }
             }
+            if !self.release_again {
+                break;
+            }
         }
+        self.releasing = false;
     }
 
     /// Starts the hooks of `phase` for `name` as a task; the instance waits for

@@ -102,3 +102,33 @@ async fn unknown_dependencies_and_cycles_are_rejected_by_name() {
     within("unregister", sup.handle.unregister(Selector::All).await.expect("all").wait()).await;
     sup.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_chain_and_a_wide_fan_of_dependents_are_released_by_one_start() {
+    let mut sup = spawn_supervisor();
+    sup.handle.register(sh("root", "sleep 300"), stopped()).await.expect("root");
+    // c1 → root, c2 → c1, …, c60 → c59; and f1…f60 → root.
+    for i in 1..=60 {
+        let mut chain = sh(&format!("c{i}"), "sleep 300");
+        chain.depends_on = vec![if i == 1 { "root".to_string() } else { format!("c{}", i - 1) }];
+        sup.register(chain).await;
+        let mut fan = sh(&format!("f{i}"), "sleep 300");
+        fan.depends_on = vec!["root".into()];
+        sup.register(fan).await;
+    }
+    let snap = sup.handle.snapshot().await.expect("snapshot");
+    assert_eq!(snap.processes.iter().filter(|p| p.state.name() == "waiting").count(), 120);
+    sup.handle.start(Selector::Name("root".into())).await.expect("start root");
+    sup.wait_for(|s| s.processes.iter().all(|p| p.running())).await;
+    sup.wait_for_event(|e| e.name == "c60" && matches!(e.kind, EventKind::Started { .. })).await;
+    let started: Vec<&str> = sup
+        .seen
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Started { .. }))
+        .map(|e| e.name.as_str())
+        .filter(|n| n.starts_with('c'))
+        .collect();
+    let want: Vec<String> = (1..=60).map(|i| format!("c{i}")).collect();
+    assert_eq!(started, want, "each link after the one it depends on");
+    sup.shutdown().await;
+}
