@@ -111,6 +111,8 @@ impl Supervisor {
             rank: BTreeMap::new(),
             rank_dirty: false,
             releasing: false,
+            depended: BTreeSet::new(),
+            held: BTreeSet::new(),
             release_again: false,
             waiting: BTreeSet::new(),
             rng: seed | 1,
@@ -263,6 +265,10 @@ struct Actor {
     /// The specs changed since `rank` was computed (it is recomputed when next needed,
     /// so registering many specs in a row costs one sort, not one per spec).
     rank_dirty: bool,
+    /// Specs that some other spec depends on (computed with `rank`).
+    depended: BTreeSet<String>,
+    /// Instances whose stop is held until their dependents being stopped have exited.
+    held: BTreeSet<String>,
     /// [`Actor::release_waiting`] is running (a spawn it makes must not recurse into it).
     releasing: bool,
     /// Something became running while releasing: look at the waiting starts once more.
@@ -536,6 +542,7 @@ impl Actor {
                 inst.desired = Desired::Running;
                 self.emit_instance(name, EventKind::DesiredChanged { desired: Desired::Running });
             }
+            self.held.remove(name);
             let inst = self.instance_mut(name);
             let post_stop_running = matches!(inst.chain, Some((_, HookPhase::PostStop)));
             match inst.state {
@@ -653,7 +660,7 @@ impl Actor {
                 }
                 // The hooks run on; the spawn they would lead to does not happen.
                 ProcessState::PreStart { .. } => inst.chain = None,
-                ProcessState::Starting { .. } | ProcessState::Running { .. } => self.stop_process(name),
+                ProcessState::Starting { .. } | ProcessState::Running { .. } => self.stop_or_hold(name),
                 _ => {}
             }
         }
@@ -706,10 +713,58 @@ impl Actor {
         let inst = self.instance_mut(name);
         let post_stop_running = matches!(inst.chain, Some((_, HookPhase::PostStop)));
         if inst.state.is_alive() || post_stop_running {
-            self.stop_process(name);
+            self.stop_or_hold(name);
             let (tx, rx) = oneshot::channel();
             self.instance_mut(name).waiters.push(tx);
             done.push(rx);
+        }
+    }
+
+    /// Stops a live process, dependents first: while an instance of a spec that depends
+    /// on this one is alive and being stopped too (its wish is stopped, or the daemon is
+    /// shutting down), this one's stop is held, and it is stopped once they have exited.
+    /// A dependent that keeps running does not hold the stop of its dependency.
+    fn stop_or_hold(&mut self, name: &str) {
+        if self.holds_stop(name) {
+            self.held.insert(name.to_string());
+        } else {
+            self.stop_process(name);
+        }
+    }
+
+    /// True when a dependent of `name`'s spec is alive and being stopped.
+    fn holds_stop(&mut self, name: &str) -> bool {
+        self.reorder();
+        let Some(base) = self.instances.get(name).map(|i| i.base.clone()) else {
+            return false;
+        };
+        if !self.depended.contains(&base) {
+            return false;
+        }
+        let shutting_down = self.shutdown.is_some();
+        self.instances.values().any(|j| {
+            let Some(reg) = self.specs.get(&j.base) else {
+                return false;
+            };
+            reg.spec.depends_on.contains(&base)
+                && (j.state.is_alive() || j.chain.is_some_and(|(_, p)| p == HookPhase::PostStop))
+                && (j.desired == Desired::Stopped || (shutting_down && !reg.spec.detached))
+        })
+    }
+
+    /// Stops the held instances whose dependents have exited meanwhile.
+    fn release_held_stops(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        for name in self.held.clone() {
+            let alive = self.instances.get(&name).is_some_and(|i| i.state.is_alive());
+            if !alive {
+                self.held.remove(&name);
+            } else if !self.holds_stop(&name) {
+                self.held.remove(&name);
+                self.stop_process(&name);
+            }
         }
     }
 
@@ -1106,6 +1161,8 @@ impl Actor {
     /// What follows an exit once its post_stop hooks (if any) are done: the removal of an
     /// unregistered instance, the stop tickets, a start asked for meanwhile, the restart timer.
     fn after_exit(&mut self, name: &str) {
+        self.held.remove(name);
+        self.release_held_stops();
         let shutting_down = self.shutdown.is_some();
         let seq = self.seq;
         let inst = self.instance_mut(name);
@@ -1172,6 +1229,7 @@ impl Actor {
     fn remove_instance(&mut self, name: &str) {
         self.cancel_timer(name);
         self.waiting.remove(name);
+        self.held.remove(name);
         let Some(inst) = self.instances.remove(name) else {
             return;
         };
@@ -1252,6 +1310,7 @@ impl Actor {
         }
         let order = order::start_order(self.specs.values().map(|r| order::Node::from(&r.spec)));
         self.rank = order.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
+        self.depended = self.specs.values().flat_map(|r| r.spec.depends_on.iter().cloned()).collect();
         self.rank_dirty = false;
     }
 

@@ -47,7 +47,7 @@
 //! * **Order** ([`order`]): dependencies (`depends_on`) first, then lower `priority`, then
 //!   name; a dependent waits (`waiting { on }`) until every instance of its dependencies
 //!   is `running`. Unknown dependencies and cycles are rejected naming them. Batch stops
-//!   and shutdown go in reverse order.
+//!   and shutdown go in reverse order, a dependency only once its dependents have exited.
 //! * **Hooks** ([`hooks`]): `lifecycle.pre_start / post_start / pre_stop / post_stop`, run
 //!   as tasks that report back to the actor, never awaited in it.
 //! * **Updates**: [`SupervisorHandle::update`] replaces a spec, restarting only what changed.

@@ -71,8 +71,14 @@ async fn start_and_stop_follow_dependencies_then_priority() {
     assert_eq!(order(&sup, |k| matches!(k, EventKind::Started { .. })), ["worker", "cache", "db", "api"]);
     let ticket = sup.handle.stop(Selector::All).await.expect("stop");
     within("stop", ticket.wait()).await;
-    sup.wait_for_event(|e| e.name == "worker" && matches!(e.kind, EventKind::Exited { .. })).await;
-    assert_eq!(order(&sup, |k| matches!(k, EventKind::Stopping { .. })), ["api", "db", "cache", "worker"]);
+    sup.wait_for(|s| s.processes.iter().all(|p| !p.state.is_alive())).await;
+    sup.wait_for_event(|e| e.name == "db" && matches!(e.kind, EventKind::Exited { .. })).await;
+    assert_eq!(order(&sup, |k| matches!(k, EventKind::Stopping { .. })), ["api", "cache", "worker", "db"]);
+    // db, a dependency, was signalled only after its dependent had exited.
+    let seq_of = |name: &str, kind: &str| {
+        sup.seen.iter().rev().find(|e| e.name == name && e.kind.name() == kind).expect("event").seq
+    };
+    assert!(seq_of("api", "exited") < seq_of("db", "stopping"));
     sup.shutdown().await;
 }
 
@@ -130,5 +136,36 @@ async fn a_long_chain_and_a_wide_fan_of_dependents_are_released_by_one_start() {
         .collect();
     let want: Vec<String> = (1..=60).map(|i| format!("c{i}")).collect();
     assert_eq!(started, want, "each link after the one it depends on");
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dependency_stops_after_its_dependents_and_at_once_when_they_stay() {
+    let sup = spawn_supervisor();
+    sup.register(sh("db", "sleep 300")).await;
+    let mut web = sh("web", "sleep 300");
+    web.depends_on = vec!["db".into()];
+    sup.register(web).await;
+    sup.wait_for(|s| s.processes.iter().all(|p| p.running())).await;
+    // Stopping only the dependency: the dependent keeps running, nothing holds the stop.
+    let ticket = sup.handle.stop(Selector::Name("db".into())).await.expect("stop db");
+    within("stop db", ticket.wait()).await;
+    assert!(sup.status("web").await.running());
+    sup.handle.start(Selector::Name("db".into())).await.expect("start db");
+    // Shutdown: dependents first, each dependency once its dependents have exited.
+    sup.wait_for(|s| s.processes.iter().all(|p| p.running())).await;
+    let seq = sup.handle.snapshot().await.expect("snapshot").seq;
+    let mut rx = sup.handle.subscribe();
+    let handle = sup.handle.clone();
+    let shutdown = tokio::spawn(async move { handle.shutdown().await });
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let e = within("shutdown events", rx.recv()).await.expect("event");
+        if e.seq > seq && matches!(e.kind, EventKind::Stopping { .. } | EventKind::Exited { .. }) {
+            seen.push(format!("{} {}", e.name, e.kind.name()));
+        }
+    }
+    assert_eq!(seen, ["web stopping", "web exited", "db stopping", "db exited"]);
+    within("shutdown", shutdown).await.expect("shutdown task");
     sup.shutdown().await;
 }
