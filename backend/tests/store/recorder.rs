@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 on_both_backends!(
     recorder_persists_registration_wishes_and_history,
     recorder_keeps_a_burst_in_order,
-    recorder_persists_an_update_and_its_instances
+    recorder_persists_an_update_and_its_instances,
+    restore_registers_dependencies_before_their_dependents
 );
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -215,5 +216,24 @@ async fn recorder_persists_an_update_and_its_instances(t: TestDb) {
     let (stored, _) = processes::load_all(&t.db).await.expect("load_all");
     assert!(stored[0].instances.contains_key("grow"), "{:?}", stored[0].instances);
     assert!(!stored[0].instances.contains_key("grow-3"), "{:?}", stored[0].instances);
+    rig.stop().await;
+}
+
+async fn restore_registers_dependencies_before_their_dependents(t: TestDb) {
+    let mut rig = start(&t);
+    // The dependent has the lower priority: priority alone would register it first.
+    let mut web = ProcessSpec::new("web", "sleep 300");
+    web.priority = -5;
+    web.depends_on = vec!["db".into()];
+    let mut db = ProcessSpec::new("db", "sleep 300");
+    db.priority = 5;
+    let entries = vec![(web, Origin::Config), (db, Origin::Config)];
+    backend::ops::processes::restore(&t.db, &rig.sup, &entries).await.expect("restore");
+    let first = rig.next_event("a registration", |e| e.kind.name() == "registered").await;
+    assert_eq!(first.name, "db");
+    let web_started = rig.next_event("web started", |e| e.name == "web" && e.kind.name() == "started").await;
+    let status = rig.sup.status(Selector::All).await.expect("status");
+    assert!(status.iter().all(|p| p.running()), "{status:?}");
+    rig.persisted(web_started.seq).await;
     rig.stop().await;
 }

@@ -117,3 +117,21 @@ async fn resources_cover_the_whole_process_group() {
     assert!(sup.handle.resources(Selector::All).await.expect("resources").is_empty());
     sup.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_explicit_pid_file_with_instances_gives_one_file_each() {
+    let sup = spawn_supervisor();
+    let run = sup.dir.path().join("run");
+    let mut spec = sh("multi", "sleep 300");
+    spec.instances = 2;
+    spec.pid_file = Some(run.join("multi.pid"));
+    sup.register(spec).await;
+    let snap = sup.wait_for(|s| s.processes.iter().filter(|p| p.running()).count() == 2).await;
+    for p in &snap.processes {
+        let text = std::fs::read_to_string(run.join(format!("{}.pid", p.name))).expect("PID file");
+        let pid = p.state.pid().expect("pid");
+        assert_eq!(text, format!("{pid}\n{}\n", proc_stat(pid).expect("stat").start_time));
+    }
+    assert!(!run.join("multi.pid").exists(), "no shared file");
+    sup.shutdown().await;
+}
