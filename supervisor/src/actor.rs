@@ -933,6 +933,7 @@ impl Actor {
                     result: outcome.result,
                     duration: outcome.duration,
                     attempts: outcome.attempts,
+                    output: outcome.output,
                 };
                 self.emit_instance(&instance, kind);
                 return;

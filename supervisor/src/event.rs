@@ -109,6 +109,9 @@ pub enum EventKind {
         duration: Duration,
         /// 1, or 2 when retried.
         attempts: u32,
+        /// The last 4 KiB of its stdout and stderr.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        output: String,
     },
     /// A process was spawned.
     Started {

@@ -18,7 +18,9 @@
 //! started), with the process's environment plus `PROVISR_PROCESS_NAME`,
 //! `PROVISR_HOOK_NAME` and `PROVISR_HOOK_PHASE`, in the process's `work_dir`. Its
 //! command follows the same rule as a process `command`: `/bin/sh -c` when it contains
-//! shell syntax, else split on whitespace. stdin, stdout and stderr are `/dev/null`.
+//! shell syntax, else split on whitespace. stdin is `/dev/null`; stdout and stderr share
+//! a pipe whose last 4 KiB are reported with the hook's end (in the `hook_finished`
+//! event), so a failing hook says why.
 //!
 //! [`run`] is the runner, usable by anything with hooks (jobs too).
 
@@ -242,6 +244,9 @@ pub struct HookOutcome {
     pub duration: Duration,
     /// 1, or 2 when a `retry` hook was run again.
     pub attempts: u32,
+    /// The last run's stdout and stderr (interleaved, as written), at most its last
+    /// [`OUTPUT_TAIL`] bytes, invalid UTF-8 replaced.
+    pub output: String,
 }
 
 impl HookOutcome {
@@ -255,21 +260,36 @@ impl HookOutcome {
 /// Used for blocking and async hooks alike: for an async hook, spawn this.
 pub async fn run(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> HookOutcome {
     let started = Instant::now();
-    let mut result = run_once(hook, phase, ctx).await;
-    let mut attempts = 1;
-    if result != HookResult::Succeeded && hook.failure_mode == FailureMode::Retry {
-        tracing::info!(process = ctx.process_name, hook = hook.name, %phase, "hook {result}; retrying once");
-        result = run_once(hook, phase, ctx).await;
-        attempts = 2;
+    let mut outcome = run_once(hook, phase, ctx).await;
+    if !outcome.succeeded() && hook.failure_mode == FailureMode::Retry {
+        tracing::info!(process = ctx.process_name, hook = hook.name, %phase, "hook {}; retrying once", outcome.result);
+        outcome = run_once(hook, phase, ctx).await;
+        outcome.attempts = 2;
     }
-    HookOutcome { result, duration: started.elapsed(), attempts }
+    outcome.duration = started.elapsed();
+    outcome
 }
 
+/// How much of a hook's output is kept: the last 4 KiB.
+pub const OUTPUT_TAIL: usize = 4096;
+
 /// Runs `hook` once, as its own process group, killing the group at its timeout.
-pub async fn run_once(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> HookResult {
+/// stdout and stderr go to one pipe, whose last [`OUTPUT_TAIL`] bytes are the outcome's
+/// `output`.
+pub async fn run_once(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> HookOutcome {
+    let started = Instant::now();
+    let (result, output) = execute(hook, phase, ctx).await;
+    HookOutcome { result, duration: started.elapsed(), attempts: 1, output }
+}
+
+async fn execute(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> (HookResult, String) {
     let argv = crate::process::argv_of(&hook.command);
     let Some((program, args)) = argv.split_first() else {
-        return HookResult::SpawnFailed { error: "empty command".into() };
+        return (HookResult::SpawnFailed { error: "empty command".into() }, String::new());
+    };
+    let (reader, writer) = match std::io::pipe().and_then(|(r, w)| Ok((r, w.try_clone()?, w))) {
+        Ok((r, w1, w2)) => (r, (w1, w2)),
+        Err(e) => return (HookResult::SpawnFailed { error: format!("cannot create a pipe: {e}") }, String::new()),
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
@@ -279,20 +299,27 @@ pub async fn run_once(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> HookR
         .env("PROVISR_HOOK_NAME", &hook.name)
         .env("PROVISR_HOOK_PHASE", phase.as_str())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(writer.0)
+        .stderr(writer.1)
         .process_group(0)
         .kill_on_drop(false);
     if let Some(dir) = &ctx.work_dir {
         cmd.current_dir(dir);
     }
-    let mut child = match cmd.spawn() {
+    let spawned = cmd.spawn();
+    // Our copies of the write end must go, or the reader never sees end-of-file.
+    drop(cmd);
+    let mut child = match spawned {
         Ok(c) => c,
-        Err(e) => return HookResult::SpawnFailed { error: format!("cannot execute {program:?}: {e}") },
+        Err(e) => {
+            return (HookResult::SpawnFailed { error: format!("cannot execute {program:?}: {e}") }, String::new())
+        }
     };
+    let tail = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reading = read_tail(reader, tail.clone());
     let pid = child.id();
     let status = match tokio::time::timeout(hook.timeout, child.wait()).await {
-        Ok(status) => status,
+        Ok(status) => Some(status),
         Err(_) => {
             // The leader is not reaped yet, so its pid (the group id) is still ours.
             if let Some(pid) = pid {
@@ -301,19 +328,58 @@ pub async fn run_once(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> HookR
                 }
             }
             let _ = child.wait().await;
-            return HookResult::TimedOut;
+            None
         }
     };
+    // Output written just before the exit may still be in the pipe. A program the hook
+    // left running in the background keeps the pipe open: do not wait for it long (the
+    // reader goes on draining, so it never gets SIGPIPE).
+    if let Some(reading) = reading {
+        let _ = tokio::time::timeout(Duration::from_millis(200), reading).await;
+    }
+    let output = String::from_utf8_lossy(&tail.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     use std::os::unix::process::ExitStatusExt;
-    match status {
-        Ok(s) if s.success() => HookResult::Succeeded,
-        Ok(s) => match (s.code(), s.signal()) {
+    let result = match status {
+        None => HookResult::TimedOut,
+        Some(Ok(s)) if s.success() => HookResult::Succeeded,
+        Some(Ok(s)) => match (s.code(), s.signal()) {
             (Some(code), _) => HookResult::Failed { code },
             (None, Some(signal)) => HookResult::Killed { signal },
             (None, None) => HookResult::Failed { code: -1 },
         },
-        Err(e) => HookResult::SpawnFailed { error: format!("waiting for the hook: {e}") },
-    }
+        Some(Err(e)) => HookResult::SpawnFailed { error: format!("waiting for the hook: {e}") },
+    };
+    (result, output)
+}
+
+/// Reads `reader` to its end in a task, keeping the last [`OUTPUT_TAIL`] bytes in
+/// `tail`. The task's handle resolves at end-of-file.
+fn read_tail(reader: std::io::PipeReader, tail: Arc<std::sync::Mutex<Vec<u8>>>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::io::AsyncReadExt;
+    let fd = std::os::fd::OwnedFd::from(reader);
+    let mut rx = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
+        Ok(rx) => rx,
+        Err(e) => {
+            tracing::warn!("cannot read a hook's output: {e}");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        loop {
+            match rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    t.extend_from_slice(&buf[..n]);
+                    if t.len() > OUTPUT_TAIL {
+                        let cut = t.len() - OUTPUT_TAIL;
+                        t.drain(..cut);
+                    }
+                }
+            }
+        }
+    }))
 }
 
 /// A report from a running phase to the actor (through one channel, so in order).
@@ -441,10 +507,25 @@ mod tests {
             ),
         ];
         for (command, want) in table {
-            assert_eq!(run_once(&Hook::new("h", command), HookPhase::PreStop, &c).await, want, "{command}");
+            assert_eq!(run_once(&Hook::new("h", command), HookPhase::PreStop, &c).await.result, want, "{command}");
         }
-        let r = run_once(&Hook::new("h", "/no/such/hook"), HookPhase::PreStop, &c).await;
+        let r = run_once(&Hook::new("h", "/no/such/hook"), HookPhase::PreStop, &c).await.result;
         assert!(matches!(r, HookResult::SpawnFailed { .. }), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn output_is_kept_interleaved_and_truncated_to_its_tail() {
+        let c = ctx();
+        let o = run_once(&Hook::new("h", "echo out; echo err >&2; echo out2; exit 1"), HookPhase::PreStart, &c).await;
+        assert_eq!((o.result, o.output.as_str()), (HookResult::Failed { code: 1 }, "out\nerr\nout2\n"));
+        let o =
+            run_once(&Hook::new("h", "head -c 10000 /dev/zero | tr '\\0' a; echo END"), HookPhase::PreStart, &c).await;
+        assert_eq!(o.output.len(), OUTPUT_TAIL);
+        assert!(o.output.ends_with("aaaEND\n"), "{:?}", &o.output[OUTPUT_TAIL - 10..]);
+        // A background program holding the pipe does not hold the hook's end.
+        let o = run_once(&Hook::new("h", "echo started; sleep 3 &"), HookPhase::PostStart, &c).await;
+        assert!(o.duration < Duration::from_secs(2), "{:?}", o.duration);
+        assert_eq!((o.result, o.output.as_str()), (HookResult::Succeeded, "started\n"));
     }
 
     #[tokio::test]

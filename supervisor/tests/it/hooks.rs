@@ -174,8 +174,10 @@ async fn a_failing_post_start_hook_stops_the_process() {
     let mut sup = spawn_supervisor();
     let mut spec: ProcessSpec = sh("checked", "sleep 300");
     spec.auto_restart = true;
-    spec.lifecycle.post_start = vec![Hook::new("health", "exit 1")];
+    spec.lifecycle.post_start = vec![Hook::new("health", "echo unhealthy >&2; exit 1")];
     sup.register(spec).await;
+    let e = sup.wait_for_event(|e| hook_finished(e, HookPhase::PostStart, "health").is_some()).await;
+    assert!(matches!(&e.kind, EventKind::HookFinished { output, .. } if output == "unhealthy\n"), "{e:?}");
     let status = sup.wait_for_status("checked", |s| matches!(s.state, ProcessState::Fatal { .. })).await;
     assert_eq!(status.state, ProcessState::Fatal { reason: "post_start hook \"health\" exited with code 1".into() });
     assert!(sup.drain_sink().iter().any(|e| matches!(e.kind, EventKind::Stopping { .. })));
