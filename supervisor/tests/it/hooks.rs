@@ -183,3 +183,30 @@ async fn a_failing_post_start_hook_stops_the_process() {
     assert!(sup.drain_sink().iter().any(|e| matches!(e.kind, EventKind::Stopping { .. })));
     sup.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_restart_waits_for_the_post_stop_hooks_of_the_exit_before_it() {
+    let mut sup = spawn_supervisor();
+    let gate = sup.dir.path().join("gate");
+    let mut spec = sh("crashy", "exit 1");
+    spec.auto_restart = true;
+    spec.restart_interval = std::time::Duration::ZERO;
+    spec.lifecycle.post_stop =
+        vec![Hook::new("collect", format!("while [ ! -e {} ]; do sleep 0.02; done", gate.display()))];
+    sup.register(spec).await;
+    sup.wait_for_event(|e| matches!(e.kind, EventKind::HookStarted { phase: HookPhase::PostStop, .. })).await;
+    // The restart is due at once, but the post_stop hook is still running.
+    let status = sup.status("crashy").await;
+    assert!(matches!(status.state, ProcessState::Backoff { attempt: 1, .. }), "{status:?}");
+    let ticket_free = sup.handle.snapshot().await.expect("snapshot");
+    assert_eq!(ticket_free.processes[0].restarts, 0);
+    fs::write(&gate, "").expect("gate");
+    let e = sup.wait_for_event(|e| matches!(e.kind, EventKind::Started { attempt: 1, .. })).await;
+    let hooks_done = sup
+        .seen
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::HooksFinished { phase: HookPhase::PostStop, .. }))
+        .expect("post_stop finished first");
+    assert!(hooks_done.seq < e.seq);
+    sup.shutdown().await;
+}
