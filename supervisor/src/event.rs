@@ -219,3 +219,39 @@ pub enum Decision {
         reason: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_kinds_round_trip_flattened() {
+        let kinds = [
+            EventKind::Waiting { on: vec!["db".into()] },
+            EventKind::HooksStarted { phase: HookPhase::PreStop },
+            EventKind::HooksFinished {
+                phase: HookPhase::PreStart,
+                failure: Some("pre_start hook \"x\" timed out".into()),
+            },
+            EventKind::HookStarted { phase: HookPhase::PostStart, hook: "warm".into(), run_mode: RunMode::Async },
+            EventKind::HookFinished {
+                phase: HookPhase::PostStop,
+                hook: "cleanup".into(),
+                run_mode: RunMode::Blocking,
+                result: HookResult::Failed { code: 2 },
+                duration: Duration::from_millis(1500),
+                attempts: 2,
+                output: "no space left\n".into(),
+            },
+            EventKind::Updated { spec: ProcessSpec::new("web", "true"), origin: Origin::Api },
+        ];
+        for kind in kinds {
+            let e = Event { seq: 7, at: DateTime::<Utc>::UNIX_EPOCH, name: "web".into(), kind, status: None };
+            let v = serde_json::to_value(&e).expect("json");
+            assert_eq!(v["kind"], e.kind.name(), "{v}");
+            assert_eq!(v["name"], "web", "{v}");
+            let back: Event = serde_json::from_value(v.clone()).expect("round trip");
+            assert_eq!(back, e, "{v}");
+        }
+    }
+}
