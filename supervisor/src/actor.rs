@@ -524,6 +524,8 @@ impl Actor {
                 }
             }
         }
+        // Starts that waited for a dependency the new spec no longer has may go now.
+        self.release_waiting();
         let names = sorted(added.into_iter().chain(removed).chain(restarted).collect());
         Ok(Ack { seq: self.seq, names, failed })
     }

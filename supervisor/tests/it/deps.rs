@@ -169,3 +169,18 @@ async fn a_dependency_stops_after_its_dependents_and_at_once_when_they_stay() {
     within("shutdown", shutdown).await.expect("shutdown task");
     sup.shutdown().await;
 }
+
+#[tokio::test]
+async fn dropping_a_dependency_by_update_releases_a_waiting_start() {
+    let mut sup = spawn_supervisor();
+    sup.handle.register(sh("db", "sleep 300"), stopped()).await.expect("db");
+    let mut web = sh("web", "sleep 300");
+    web.depends_on = vec!["db".into()];
+    sup.register(web.clone()).await;
+    assert_eq!(sup.status("web").await.state.name(), "waiting");
+    web.depends_on.clear();
+    sup.handle.update(web).await.expect("update");
+    sup.wait_for_event(|e| e.name == "web" && matches!(e.kind, EventKind::Started { .. })).await;
+    assert!(!sup.status("db").await.state.is_alive(), "the dependency was not started");
+    sup.shutdown().await;
+}
