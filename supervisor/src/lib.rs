@@ -35,7 +35,7 @@
 //!   through `/bin/sh -c` when it is shell syntax (quotes, `|&;<>()$`…, a leading
 //!   `NAME=value`, a builtin such as `exit` or `cd`), else it is split on whitespace and
 //!   executed directly.
-//! * **Environment** ([`env`]): the daemon's environment, then the global `env`
+//! * **Environment** ([`mod@env`]): the daemon's environment, then the global `env`
 //!   ([`SupervisorConfig::env`]), then the spec's `env`, each value `${VAR}`-expanded
 //!   against what is defined before it.
 //! * **Restarts** (`policy.rs`): `restart_policy` (`always` | `on-failure` | `never`; the
