@@ -590,21 +590,24 @@ impl Actor {
         self.refuse_during_shutdown()?;
         let names = self.select(selector)?;
         // A spec that stays may not lose a dependency.
-        let going: BTreeSet<&str> = names.iter().map(String::as_str).collect();
-        let whole_specs: BTreeSet<&str> = self
-            .specs
-            .keys()
-            .filter(|base| {
-                self.instances.iter().filter(|(_, i)| &i.base == *base).all(|(n, _)| going.contains(n.as_str()))
-            })
-            .map(String::as_str)
-            .collect();
-        for reg in self.specs.values().filter(|r| !whole_specs.contains(r.spec.name.as_str())) {
-            if let Some(dep) = reg.spec.depends_on.iter().find(|d| whole_specs.contains(d.as_str())) {
-                return Err(Error::InvalidSpec(vec![(
-                    "depends_on".to_string(),
-                    format!("{:?} depends on {dep:?}: unregister or update {:?} first", reg.spec.name, reg.spec.name),
-                )]));
+        self.reorder();
+        if !self.depended.is_empty() {
+            let going: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+            let mut left: BTreeMap<&str, usize> = BTreeMap::new();
+            for (name, inst) in &self.instances {
+                *left.entry(inst.base.as_str()).or_default() += usize::from(!going.contains(name.as_str()));
+            }
+            let gone = |spec: &str| left.get(spec).is_some_and(|n| *n == 0);
+            for reg in self.specs.values().filter(|r| !gone(&r.spec.name)) {
+                if let Some(dep) = reg.spec.depends_on.iter().find(|d| gone(d)) {
+                    return Err(Error::InvalidSpec(vec![(
+                        "depends_on".to_string(),
+                        format!(
+                            "{:?} depends on {dep:?}: unregister or update {:?} first",
+                            reg.spec.name, reg.spec.name
+                        ),
+                    )]));
+                }
             }
         }
         let mut done = Vec::new();
