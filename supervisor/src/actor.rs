@@ -106,6 +106,7 @@ impl Supervisor {
         let seed = (Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64) ^ u64::from(std::process::id());
         let actor = Actor {
             env: env::base(std::env::vars(), &config.env),
+            env_inherited: config.env.is_empty(),
             hook_tx,
             chains: 0,
             rank: BTreeMap::new(),
@@ -256,6 +257,8 @@ struct Exited {
 struct Actor {
     /// The daemon's environment with the global `env` laid over it.
     env: EnvMap,
+    /// No global `env`: `env` is the daemon's own, which a child may simply inherit.
+    env_inherited: bool,
     /// Where hook tasks report (the receiver is in [`Actor::run`]).
     hook_tx: mpsc::UnboundedSender<HookMsg>,
     /// The last hook chain id handed out.
@@ -367,7 +370,14 @@ impl Actor {
     fn problems(&self, spec: &ProcessSpec) -> Vec<(&'static str, String)> {
         let mut problems = spec.validate();
         if !problems.iter().any(|(key, _)| matches!(*key, "command" | "args")) {
-            if let Err(e) = process::check_program(spec, &env::apply_map(&self.env, &spec.env.0)) {
+            let child_env;
+            let env = if spec.env.is_empty() {
+                &self.env
+            } else {
+                child_env = env::apply_map(&self.env, &spec.env.0);
+                &child_env
+            };
+            if let Err(e) = process::check_program(spec, env) {
                 problems.push(("command", e));
             }
         }
@@ -1001,8 +1011,9 @@ impl Actor {
         let start_duration = spec.start_duration;
         let has_post_start = !spec.lifecycle.post_start.is_empty();
         let pid_file = process::pid_file(spec, name, &self.pid_dir);
-        let child_env = env::apply_map(&self.env, &spec.env.0);
-        let spawned = match process::spawn(spec, name, &child_env, self.log_dir.as_deref()) {
+        // Without a global or spec environment the child inherits the daemon's as it is.
+        let child_env = (!self.env_inherited || !spec.env.is_empty()).then(|| env::apply_map(&self.env, &spec.env.0));
+        let spawned = match process::spawn(spec, name, child_env.as_ref(), self.log_dir.as_deref()) {
             Ok(spawned) => spawned,
             Err(error) => {
                 let decision = policy::on_spawn_failure(&error);

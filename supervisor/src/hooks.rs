@@ -291,8 +291,13 @@ async fn execute(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> (HookResul
         Ok((r, w1, w2)) => (r, (w1, w2)),
         Err(e) => return (HookResult::SpawnFailed { error: format!("cannot create a pipe: {e}") }, String::new()),
     };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
+    // Looked up here on the hook's PATH, so that posix_spawn can be used (see process/unix.rs).
+    let path_var = ctx.env.get("PATH").map(std::ffi::OsStr::new);
+    let resolved =
+        crate::process::find_program(program, ctx.work_dir.as_deref(), path_var).ok().filter(|p| p.is_absolute());
+    let mut cmd = tokio::process::Command::new(resolved.as_deref().unwrap_or(std::path::Path::new(program)));
+    cmd.arg0(program)
+        .args(args)
         .env_clear()
         .envs(&ctx.env)
         .env("PROVISR_PROCESS_NAME", &ctx.process_name)
