@@ -97,7 +97,9 @@ fn plan<'a>(batch: &'a [Arc<Event>], run_id: &str) -> (Vec<Op<'a>>, Vec<process_
             history.push(events::row(run_id, e));
         }
         let op = match &e.kind {
-            EventKind::Registered { spec, origin } => Op::UpsertProcess(spec, *origin),
+            EventKind::Registered { spec, origin } | EventKind::Updated { spec, origin } => {
+                Op::UpsertProcess(spec, *origin)
+            }
             EventKind::Unregistered => Op::DeleteProcess(&e.name),
             EventKind::InstanceAdded { base } => {
                 let desired = e.status.as_ref().map_or(Desired::Stopped, |s| s.desired);

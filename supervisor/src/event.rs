@@ -14,6 +14,7 @@
 
 use crate::cron::CronEvent;
 use crate::jobs::JobEvent;
+use crate::hooks::{HookPhase, HookResult, RunMode};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus};
 use chrono::{DateTime, Utc};
@@ -107,6 +108,15 @@ pub enum EventKind {
     },
     /// A spec and all its instances were removed (`name` is the spec name).
     Unregistered,
+    /// A spec was replaced (`name` is the spec name). Instances added or removed by a
+    /// new `instances` count follow as [`EventKind::InstanceAdded`] / removals; running
+    /// instances whose process changed are stopped and started again.
+    Updated {
+        /// The new spec.
+        spec: ProcessSpec,
+        /// Where it comes from (unchanged).
+        origin: Origin,
+    },
     /// An instance exists now (stopped until started).
     InstanceAdded {
         /// The spec it belongs to.
@@ -121,6 +131,53 @@ pub enum EventKind {
     DesiredChanged {
         /// The new wish.
         desired: Desired,
+    },
+    /// A start waits for dependencies to be running.
+    Waiting {
+        /// The dependencies (spec names) not running yet.
+        on: Vec<String>,
+    },
+    /// The hooks of a phase began (for `pre_start`: the instance is now `pre_start`;
+    /// for `pre_stop`: it is `stopping`, the signal follows the hooks).
+    HooksStarted {
+        /// The phase.
+        phase: HookPhase,
+    },
+    /// The blocking hooks of a phase have ended (async ones may still run).
+    HooksFinished {
+        /// The phase.
+        phase: HookPhase,
+        /// Why the phase failed, when it did (a `pre_start` failure aborts the start:
+        /// the instance is `fatal`; a `post_start` failure stops the process).
+        failure: Option<String>,
+    },
+    /// One hook was started.
+    HookStarted {
+        /// Its phase.
+        phase: HookPhase,
+        /// Its name.
+        hook: String,
+        /// Blocking or async.
+        run_mode: RunMode,
+    },
+    /// One hook ended.
+    HookFinished {
+        /// Its phase.
+        phase: HookPhase,
+        /// Its name.
+        hook: String,
+        /// Blocking or async.
+        run_mode: RunMode,
+        /// How the (last) run ended.
+        result: HookResult,
+        /// How long it ran (both runs, for a retried hook).
+        #[serde(with = "crate::duration")]
+        duration: Duration,
+        /// 1, or 2 when retried.
+        attempts: u32,
+        /// The last 4 KiB of its stdout and stderr.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        output: String,
     },
     /// A process was spawned.
     Started {
@@ -169,8 +226,11 @@ pub enum EventKind {
         /// How long it ran.
         #[serde(with = "crate::duration")]
         uptime: Duration,
-        /// True when the exit was asked for (stop, shutdown, unregister).
+        /// True when the exit was asked for (stop, shutdown, unregister, update).
         requested: bool,
+        /// True when it exited (unasked) before `start_duration`: it failed to start.
+        #[serde(default)]
+        failed_start: bool,
         /// What the supervisor does about it ("why did it die, and what next").
         decision: Decision,
     },
@@ -186,6 +246,12 @@ impl EventKind {
         match self {
             Self::Registered { .. } => "registered",
             Self::Unregistered => "unregistered",
+            Self::Updated { .. } => "updated",
+            Self::Waiting { .. } => "waiting",
+            Self::HooksStarted { .. } => "hooks_started",
+            Self::HooksFinished { .. } => "hooks_finished",
+            Self::HookStarted { .. } => "hook_started",
+            Self::HookFinished { .. } => "hook_finished",
             Self::InstanceAdded { .. } => "instance_added",
             Self::InstanceRemoved { .. } => "instance_removed",
             Self::DesiredChanged { .. } => "desired_changed",
@@ -216,11 +282,48 @@ pub enum Decision {
     },
     /// Leave it stopped: the stop was requested.
     Stop,
-    /// Leave it exited: auto_restart is off.
+    /// Leave it exited: the restart policy does not restart this exit (or the wish
+    /// is stopped).
     NoRestart,
     /// Give up (fatal), with the reason.
     GiveUp {
         /// Why.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_kinds_round_trip_flattened() {
+        let kinds = [
+            EventKind::Waiting { on: vec!["db".into()] },
+            EventKind::HooksStarted { phase: HookPhase::PreStop },
+            EventKind::HooksFinished {
+                phase: HookPhase::PreStart,
+                failure: Some("pre_start hook \"x\" timed out".into()),
+            },
+            EventKind::HookStarted { phase: HookPhase::PostStart, hook: "warm".into(), run_mode: RunMode::Async },
+            EventKind::HookFinished {
+                phase: HookPhase::PostStop,
+                hook: "cleanup".into(),
+                run_mode: RunMode::Blocking,
+                result: HookResult::Failed { code: 2 },
+                duration: Duration::from_millis(1500),
+                attempts: 2,
+                output: "no space left\n".into(),
+            },
+            EventKind::Updated { spec: ProcessSpec::new("web", "true"), origin: Origin::Api },
+        ];
+        for kind in kinds {
+            let e = Event { seq: 7, at: DateTime::<Utc>::UNIX_EPOCH, name: "web".into(), kind, status: None };
+            let v = serde_json::to_value(&e).expect("json");
+            assert_eq!(v["kind"], e.kind.name(), "{v}");
+            assert_eq!(v["name"], "web", "{v}");
+            let back: Event = serde_json::from_value(v.clone()).expect("round trip");
+            assert_eq!(back, e, "{v}");
+        }
+    }
 }

@@ -101,6 +101,10 @@ pub(crate) enum Command {
         opts: RegisterOptions,
         reply: Reply<Ack>,
     },
+    Update {
+        spec: Box<ProcessSpec>,
+        reply: Reply<Ack>,
+    },
     Unregister {
         selector: Selector,
         reply: Reply<StopTicket>,
@@ -134,6 +138,8 @@ pub(crate) enum Command {
 pub struct SupervisorHandle {
     pub(crate) tx: mpsc::UnboundedSender<Command>,
     pub(crate) events: EventBus,
+    /// CPU and memory sampling, shared by every clone (see [`SupervisorHandle::resources`]).
+    pub(crate) sampler: Arc<crate::resources::Sampler>,
 }
 
 impl SupervisorHandle {
@@ -147,6 +153,24 @@ impl SupervisorHandle {
     /// [`Error::AlreadyExists`] (for the spec name or any instance name).
     pub async fn register(&self, spec: ProcessSpec, opts: RegisterOptions) -> Result<Ack> {
         self.call(|reply| Command::Register { spec: Box::new(spec), opts, reply }).await
+    }
+
+    /// Replaces the spec registered under `spec.name` (keeping its origin):
+    ///
+    /// * instances the new `instances` count no longer names are stopped and removed;
+    ///   new ones are added, wished running when any old instance was, and started;
+    /// * when the process itself changed (command, args, work_dir, env, pid_file, … —
+    ///   anything but the fields that only steer supervision: instances, priority,
+    ///   depends_on, restart policy and timings, stop signal and timeout, hooks,
+    ///   detached), the live instances are stopped and started again with the new spec;
+    /// * an identical spec changes nothing (and emits no event).
+    ///
+    /// [`Ack::names`] lists the instances added, removed or restarted. Fails with
+    /// [`Error::NotFound`], [`Error::InvalidSpec`] or [`Error::AlreadyExists`] (a new
+    /// instance name taken by another spec). Whether the caller may change this spec
+    /// (config-file processes are read-only through the API) is for the caller to decide.
+    pub async fn update(&self, spec: ProcessSpec) -> Result<Ack> {
+        self.call(|reply| Command::Update { spec: Box::new(spec), reply }).await
     }
 
     /// Stops and removes the matching instances; a spec goes when its last instance goes.
@@ -192,6 +216,16 @@ impl SupervisorHandle {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Snapshot { reply }).map_err(|_| Error::ShutDown)?;
         rx.await.map_err(|_| Error::ShutDown)
+    }
+
+    /// CPU and memory of the matching live instances, sampled from `/proc` now (see
+    /// [`crate::resources`]). The reading happens in the caller's task, not in the
+    /// supervisor's. Instances without a live process are left out.
+    pub async fn resources(&self, selector: Selector) -> Result<Vec<crate::resources::ResourceSample>> {
+        let statuses = self.status(selector).await?;
+        let targets: Vec<(String, u32)> =
+            statuses.into_iter().filter_map(|s| s.state.pid().map(|pid| (s.name, pid))).collect();
+        Ok(self.sampler.sample(&targets))
     }
 
     /// A live stream of events (a broadcast: a receiver that falls behind gets

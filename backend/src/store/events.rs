@@ -39,7 +39,10 @@ pub fn is_history(kind: &EventKind) -> bool {
             | EventKind::Killed { .. }
             | EventKind::Exited { .. }
             | EventKind::Registered { .. }
+            | EventKind::Updated { .. }
             | EventKind::Unregistered
+            | EventKind::HookFinished { .. }
+            | EventKind::HooksFinished { failure: Some(_), .. }
     )
 }
 

@@ -42,6 +42,9 @@ pub struct JobsConfig {
     /// If set, each attempt's stdout and stderr are appended to
     /// `<log_dir>/<job>[-<index>]-<attempt>.stdout.log` and `.stderr.log`.
     pub log_dir: Option<PathBuf>,
+    /// The global environment (as [`crate::SupervisorConfig::env`]): laid over the
+    /// daemon's environment, under each job's `env`.
+    pub env: Vec<(String, String)>,
 }
 
 /// The jobs controller: [`Jobs::start`] is its only entry point.
@@ -57,6 +60,7 @@ impl Jobs {
         let controller = Controller {
             bus: bus.clone(),
             log_dir: config.log_dir,
+            env: crate::env::base(std::env::vars(), &config.env),
             seq: 0,
             uid: 0,
             jobs: BTreeMap::new(),
@@ -203,6 +207,8 @@ struct SlotExit {
 struct Controller {
     bus: EventBus,
     log_dir: Option<PathBuf>,
+    /// The daemon's environment with the global one laid over it.
+    env: crate::env::EnvMap,
     /// The sequence number of the last event this controller published.
     seq: u64,
     /// The last uid handed out (jobs, cronjobs and slots share it).
@@ -314,7 +320,8 @@ impl Controller {
     fn create_job(&mut self, spec: JobSpec, origin: JobOrigin) -> Result<JobStatus> {
         let mut problems = spec.validate();
         if !problems.iter().any(|(key, _)| matches!(*key, "command" | "args")) {
-            if let Err(e) = process::check_program(&attempt_spec(&spec, &spec.name, None)) {
+            let attempt = attempt_spec(&spec, &spec.name, None);
+            if let Err(e) = process::check_program(&attempt, &crate::env::apply_map(&self.env, &attempt.env.0)) {
                 problems.push(("command", e));
             }
         }
@@ -485,7 +492,9 @@ impl Controller {
             Some(i) => format!("{name}-{i}-{attempt_no}"),
             None => format!("{name}-{attempt_no}"),
         };
-        let spawned = process::spawn(&attempt_spec(&job.spec, &instance, index), &instance, log_dir.as_deref());
+        let attempt = attempt_spec(&job.spec, &instance, index);
+        let env = crate::env::apply_map(&self.env, &attempt.env.0);
+        let spawned = process::spawn(&attempt, &instance, Some(&env), log_dir.as_deref());
         let pid = spawned.as_ref().ok().map(|s| s.pid);
         job.attempts.push(Attempt {
             index,

@@ -24,7 +24,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use rustix::process::PidfdFlags;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -148,9 +148,12 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
 }
 
 /// Spawns `spec` as `instance`. The error is a message for the operator.
+/// `env` is the child's whole environment (see `env.rs`); `None`: the daemon's own,
+/// inherited as it is (the common case, and the cheapest).
 pub(crate) fn spawn(
     spec: &crate::spec::ProcessSpec,
     instance: &str,
+    env: Option<&crate::env::EnvMap>,
     log_dir: Option<&Path>,
 ) -> Result<Spawned, String> {
     let argv = super::argv(spec);
@@ -164,14 +167,26 @@ pub(crate) fn spawn(
         Some(dir) => (open_log(dir, instance, "stdout")?, open_log(dir, instance, "stderr")?),
         None => (Stdio::null(), Stdio::null()),
     };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .envs(&spec.env.0)
+    // The program is looked up on the child's PATH here, so the standard library can use
+    // posix_spawn (it falls back to fork + exec for a bare name with a PATH of its own).
+    // argv[0] stays as written.
+    let path_var = match env {
+        Some(env) => env.get("PATH").map(OsString::from),
+        None => std::env::var_os("PATH"),
+    };
+    let resolved =
+        find_program(program, spec.work_dir.as_deref(), path_var.as_deref()).ok().filter(|p| p.is_absolute());
+    let mut cmd = Command::new(resolved.as_deref().unwrap_or(Path::new(program)));
+    cmd.arg0(program)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
         .kill_on_drop(false);
+    if let Some(env) = env {
+        cmd.env_clear().envs(env);
+    }
     if let Some(dir) = &spec.work_dir {
         cmd.current_dir(dir);
     }

@@ -5,8 +5,13 @@
 //! timeout; nothing sleeps to let time pass.
 
 mod adopt;
+mod deps;
+mod env;
 mod events;
 mod helpers;
+mod hooks;
 mod lifecycle;
+mod policy;
 mod restart;
 mod stop;
+mod update;
