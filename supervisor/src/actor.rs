@@ -25,6 +25,7 @@
 use crate::error::{Error, Result};
 use crate::event::{Decision, Event, EventKind};
 use crate::handle::{Ack, Command, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
+use crate::logs::{LogConfig, LogRegistry};
 use crate::policy;
 use crate::process::{self, Exit, NotAdopted, PidRecord};
 use crate::spec::ProcessSpec;
@@ -49,9 +50,9 @@ const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 pub struct SupervisorConfig {
     /// Where PID files go: `<pid_dir>/<instance>.pid`, unless the spec sets `pid_file`.
     pub pid_dir: PathBuf,
-    /// If set, each instance's stdout and stderr are appended to
-    /// `<log_dir>/<instance>.stdout.log` and `.stderr.log`; otherwise they go to `/dev/null`.
-    pub log_dir: Option<PathBuf>,
+    /// Output capture: the global `[log]` settings (`dir: None` keeps output in the
+    /// in-memory ring only). See [`crate::logs`].
+    pub log: LogConfig,
     /// Capacity of the broadcast channel of events (a subscriber that falls further
     /// behind lags and must take a fresh snapshot).
     pub event_capacity: usize,
@@ -60,9 +61,9 @@ pub struct SupervisorConfig {
 }
 
 impl SupervisorConfig {
-    /// PID files in `pid_dir`, output discarded, broadcast capacity 4096, no sink.
+    /// PID files in `pid_dir`, output kept in memory only (no log files), broadcast capacity 4096, no sink.
     pub fn new(pid_dir: impl Into<PathBuf>) -> Self {
-        Self { pid_dir: pid_dir.into(), log_dir: None, event_capacity: 4096, sink: None }
+        Self { pid_dir: pid_dir.into(), log: LogConfig::default(), event_capacity: 4096, sink: None }
     }
 }
 
@@ -77,9 +78,10 @@ impl Supervisor {
     pub fn start(config: SupervisorConfig) -> (SupervisorHandle, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let logs = LogRegistry::new(config.log);
         let actor = Actor {
             pid_dir: config.pid_dir,
-            log_dir: config.log_dir,
+            logs: Arc::clone(&logs),
             sink: config.sink,
             events: events.clone(),
             seq: 0,
@@ -91,7 +93,7 @@ impl Supervisor {
             shutdown: None,
         };
         let join = tokio::spawn(actor.run(rx));
-        (SupervisorHandle { tx, events }, join)
+        (SupervisorHandle { tx, events, logs }, join)
     }
 }
 
@@ -176,7 +178,7 @@ struct Exited {
 
 struct Actor {
     pid_dir: PathBuf,
-    log_dir: Option<PathBuf>,
+    logs: Arc<LogRegistry>,
     sink: Option<mpsc::UnboundedSender<Arc<Event>>>,
     events: broadcast::Sender<Arc<Event>>,
     /// The sequence number of the last event.
@@ -493,7 +495,7 @@ impl Actor {
         let inst = self.instances.get(name).expect("spawn: instance exists");
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let start_duration = spec.start_duration;
-        let spawned = match process::spawn(spec, name, self.log_dir.as_deref()) {
+        let spawned = match process::spawn(spec, name, &self.logs) {
             Ok(spawned) => spawned,
             Err(error) => {
                 let decision = policy::on_spawn_failure(&error);
@@ -671,6 +673,7 @@ impl Actor {
         let Some(inst) = self.instances.remove(name) else {
             return;
         };
+        self.logs.forget(name);
         self.emit(name, EventKind::InstanceRemoved { base: inst.base.clone() }, None);
         if let Some(reg) = self.specs.get_mut(&inst.base) {
             reg.instances = reg.instances.saturating_sub(1);

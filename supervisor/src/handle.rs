@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::Event;
+use crate::logs::{LogChunk, LogFollower, LogRegistry, Stream};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus, Selector};
 use std::collections::BTreeMap;
@@ -134,6 +135,7 @@ pub(crate) enum Command {
 pub struct SupervisorHandle {
     pub(crate) tx: mpsc::UnboundedSender<Command>,
     pub(crate) events: broadcast::Sender<Arc<Event>>,
+    pub(crate) logs: Arc<LogRegistry>,
 }
 
 impl SupervisorHandle {
@@ -198,6 +200,33 @@ impl SupervisorHandle {
     /// `RecvError::Lagged` and should take a fresh snapshot).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
+    }
+
+    /// Recent output of the instance `name` (both streams unless `stream` is given): up to
+    /// `limit` lines from offset `since` on, or without `since` the last `limit` lines.
+    /// [`Error::NotFound`] when there is no such instance.
+    pub async fn logs(&self, name: &str, stream: Option<Stream>, since: Option<u64>, limit: usize) -> Result<LogChunk> {
+        self.status(Selector::Name(name.to_string())).await?;
+        Ok(self.logs.read(name, stream, since, limit))
+    }
+
+    /// Follows the output of the instance `name`: the recent lines (as [`Self::logs`]), then
+    /// new ones as they come. [`Error::NotFound`] when there is no such instance.
+    pub async fn follow_logs(
+        &self,
+        name: &str,
+        stream: Option<Stream>,
+        since: Option<u64>,
+        limit: usize,
+    ) -> Result<LogFollower> {
+        self.status(Selector::Name(name.to_string())).await?;
+        Ok(self.logs.follow(name, stream, since, limit))
+    }
+
+    /// The store of captured output, for reading without the actor and for capturing other
+    /// children (job slots) with the same machinery.
+    pub fn log_registry(&self) -> &Arc<LogRegistry> {
+        &self.logs
     }
 
     /// Stops every process (wishes are kept, so they start again with the next

@@ -54,6 +54,9 @@ pub struct ProcessSpec {
     /// PID file (absolute); default `<pid_dir>/<instance>.pid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<PathBuf>,
+    /// Output capture settings; each one given overrides the global `[log]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<crate::logs::LogSpec>,
 }
 
 fn default_instances() -> u32 {
@@ -85,6 +88,7 @@ impl ProcessSpec {
             stop_signal: StopSignal::default(),
             stop_timeout: default_stop_timeout(),
             pid_file: None,
+            log: None,
         }
     }
 
@@ -127,6 +131,9 @@ impl ProcessSpec {
             if !p.is_absolute() {
                 errs.push(("pid_file", format!("must be an absolute path, got {}", p.display())));
             }
+        }
+        if let Some(log) = &self.log {
+            errs.extend(log.validate());
         }
         for key in self.env.0.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {

@@ -43,7 +43,7 @@ pub fn spawn_supervisor() -> TestSupervisor {
 pub fn spawn_supervisor_in(dir: Arc<tempfile::TempDir>) -> TestSupervisor {
     let (tx, sink) = mpsc::unbounded_channel();
     let mut config = SupervisorConfig::new(dir.path().join("pids"));
-    config.log_dir = Some(dir.path().join("logs"));
+    config.log.dir = Some(dir.path().join("logs"));
     config.sink = Some(tx);
     let (handle, join) = Supervisor::start(config);
     let events = handle.subscribe();

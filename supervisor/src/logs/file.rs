@@ -1,0 +1,243 @@
+//! Log files: appending, rotation by size, and the backups' housekeeping.
+//!
+//! A rotation renames `<file>` to `<file>.<UTC timestamp>` and starts a new `<file>`; the
+//! housekeeping thread then gzips the backup (`compress`) and removes backups beyond
+//! `max_backups` or older than `max_age_days`, so the capture thread never waits for it.
+//! A rotation cuts at a line end when the chunk being written has one before the limit,
+//! so a line is not split between two files.
+
+use super::Rotation;
+use chrono::Utc;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// Creates the file's directory and the file (mode 0644) if missing: a spawn fails early,
+/// with the path in the message, when its log file cannot be written.
+pub(crate) fn check(path: &Path) -> Result<(), String> {
+    open(path).map(drop).map_err(|e| format!("cannot open log file {}: {e}", path.display()))
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).mode(0o644).open(path)
+}
+
+/// One stream's log file, opened at the first write.
+pub(crate) struct FileSink {
+    path: PathBuf,
+    file: Option<File>,
+    size: u64,
+    rotation: Rotation,
+    /// The last write error was logged; do not repeat it for every chunk.
+    failing: bool,
+}
+
+impl FileSink {
+    pub(crate) fn new(path: PathBuf, rotation: Rotation) -> Self {
+        Self { path, file: None, size: 0, rotation, failing: false }
+    }
+
+    /// Appends `data`, rotating first when the size limit would be passed.
+    pub(crate) fn write(&mut self, mut data: &[u8]) {
+        let max = self.rotation.max_bytes();
+        if max > 0 && self.opened().is_ok() && self.size > 0 && self.size + data.len() as u64 > max {
+            // Finish the current file with the lines that fit, then rotate.
+            let room = usize::try_from(max - self.size.min(max)).unwrap_or(usize::MAX).min(data.len());
+            if let Some(i) = memchr::memrchr(b'\n', &data[..room]) {
+                self.append(&data[..=i]);
+                data = &data[i + 1..];
+            }
+            self.rotate();
+        }
+        self.append(data);
+    }
+
+    fn opened(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            let file = open(&self.path)?;
+            self.size = file.metadata()?.len();
+            self.file = Some(file);
+        }
+        Ok(self.file.as_mut().expect("opened just above"))
+    }
+
+    fn append(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let result = self.opened().and_then(|f| f.write_all(data));
+        match result {
+            Ok(()) => {
+                self.size += data.len() as u64;
+                self.failing = false;
+            }
+            Err(e) => {
+                if !self.failing {
+                    tracing::warn!("writing log file {}: {e}", self.path.display());
+                }
+                self.failing = true;
+                // Reopen next time (the file may have been removed or the disk freed).
+                self.file = None;
+            }
+        }
+    }
+
+    /// Renames the file to a timestamped backup and hands the backup to housekeeping.
+    fn rotate(&mut self) {
+        self.file = None;
+        self.size = 0;
+        let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        let mut backup = backup_path(&self.path, &stamp);
+        let mut n = 1;
+        while backup.exists() || gz(&backup).exists() {
+            backup = backup_path(&self.path, &format!("{stamp}-{n}"));
+            n += 1;
+        }
+        if let Err(e) = fs::rename(&self.path, &backup) {
+            tracing::warn!("rotating log file {}: {e}", self.path.display());
+            return;
+        }
+        housekeeping(Job { path: self.path.clone(), backup, rotation: self.rotation });
+    }
+}
+
+fn backup_path(path: &Path, stamp: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{stamp}"));
+    path.with_file_name(name)
+}
+
+fn gz(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
+/// What to do after a rotation.
+struct Job {
+    path: PathBuf,
+    backup: PathBuf,
+    rotation: Rotation,
+}
+
+/// Queues a job for the housekeeping thread (started at the first rotation).
+fn housekeeping(job: Job) {
+    static QUEUE: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new().name("provisr-logrotate".into()).spawn(move || {
+            for job in rx {
+                run(&job);
+            }
+        });
+        match spawned {
+            Ok(_) => Some(tx),
+            Err(e) => {
+                tracing::warn!("cannot start the log housekeeping thread: {e}");
+                None
+            }
+        }
+    });
+    match queue {
+        Some(tx) => {
+            if let Err(mpsc::SendError(job)) = tx.send(job) {
+                run(&job);
+            }
+        }
+        None => run(&job),
+    }
+}
+
+fn run(job: &Job) {
+    if job.rotation.compress {
+        if let Err(e) = compress(&job.backup) {
+            tracing::warn!("compressing {}: {e}", job.backup.display());
+        }
+    }
+    prune(&job.path, job.rotation.max_backups, job.rotation.max_age());
+}
+
+/// Gzips `path` into `path.gz` (through a temporary name, so a reader never sees half a
+/// file) and removes `path`.
+pub(crate) fn compress(path: &Path) -> io::Result<()> {
+    let target = gz(path);
+    let mut tmp = target.as_os_str().to_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut input = File::open(path)?;
+        let out = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
+        let mut enc = flate2::write::GzEncoder::new(io::BufWriter::new(out), flate2::Compression::default());
+        io::copy(&mut input, &mut enc)?;
+        enc.finish()?.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
+        fs::rename(&tmp, &target)?;
+        fs::remove_file(path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The backups of `path` (`<name>.<stamp>` and `<name>.<stamp>.gz`), oldest first.
+pub(crate) fn backups(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()) && !rest.ends_with(".tmp"))
+        })
+        .map(|e| e.path())
+        .collect();
+    // The stamps sort in time order; a collision suffix (`-1`) or `.gz` does not change that
+    // between different stamps.
+    found.sort_by_key(|p| p.file_name().map(|n| n.to_string_lossy().trim_end_matches(".gz").to_string()));
+    found
+}
+
+/// Removes backups older than `max_age` (by modification time) and all but the newest
+/// `max_backups` (0: no limit for either).
+fn prune(path: &Path, max_backups: u32, max_age: Option<Duration>) {
+    let mut list = backups(path);
+    if let Some(age) = max_age {
+        let now = SystemTime::now();
+        list.retain(|p| {
+            let old =
+                fs::metadata(p).and_then(|m| m.modified()).is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age));
+            if old {
+                remove(p);
+            }
+            !old
+        });
+    }
+    let keep = max_backups as usize;
+    if keep > 0 && list.len() > keep {
+        for p in &list[..list.len() - keep] {
+            remove(p);
+        }
+    }
+}
+
+fn remove(path: &Path) {
+    if let Err(e) = fs::remove_file(path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            tracing::warn!("removing old log file {}: {e}", path.display());
+        }
+    }
+}
