@@ -56,7 +56,7 @@ pub struct ProcessSpec {
     pub pid_file: Option<PathBuf>,
     /// Output capture settings; each one given overrides the global `[log]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<crate::logs::LogSpec>,
+    pub log: Option<Box<crate::logs::LogSpec>>,
 }
 
 fn default_instances() -> u32 {

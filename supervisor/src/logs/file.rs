@@ -44,19 +44,30 @@ impl FileSink {
         Self { path, file: None, size: 0, rotation, failing: false }
     }
 
-    /// Appends `data`, rotating first when the size limit would be passed.
+    /// Appends `data`, rotating whenever the size limit would be passed. A file ends at a
+    /// line end; only a line longer than the limit makes a file larger than it.
     pub(crate) fn write(&mut self, mut data: &[u8]) {
         let max = self.rotation.max_bytes();
-        if max > 0 && self.opened().is_ok() && self.size > 0 && self.size + data.len() as u64 > max {
-            // Finish the current file with the lines that fit, then rotate.
-            let room = usize::try_from(max - self.size.min(max)).unwrap_or(usize::MAX).min(data.len());
-            if let Some(i) = memchr::memrchr(b'\n', &data[..room]) {
-                self.append(&data[..=i]);
-                data = &data[i + 1..];
+        while !data.is_empty() {
+            if max == 0 || self.opened().is_err() || self.size + data.len() as u64 <= max {
+                self.append(data);
+                return;
             }
-            self.rotate();
+            let room = usize::try_from(max.saturating_sub(self.size)).unwrap_or(usize::MAX).min(data.len());
+            let cut = match memchr::memrchr(b'\n', &data[..room]) {
+                Some(i) => i + 1,
+                None if self.size > 0 => 0,
+                // A line longer than the limit, in a fresh file: the whole line.
+                None => memchr::memchr(b'\n', &data[room..]).map_or(data.len(), |j| room + j + 1),
+            };
+            self.append(&data[..cut]);
+            data = &data[cut..];
+            if !data.is_empty() && !self.rotate() {
+                // Could not rotate: keep writing to the file rather than lose output.
+                self.append(data);
+                return;
+            }
         }
-        self.append(data);
     }
 
     fn opened(&mut self) -> io::Result<&mut File> {
@@ -90,7 +101,8 @@ impl FileSink {
     }
 
     /// Renames the file to a timestamped backup and hands the backup to housekeeping.
-    fn rotate(&mut self) {
+    /// False when the rename failed.
+    fn rotate(&mut self) -> bool {
         self.file = None;
         self.size = 0;
         let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
@@ -102,9 +114,10 @@ impl FileSink {
         }
         if let Err(e) = fs::rename(&self.path, &backup) {
             tracing::warn!("rotating log file {}: {e}", self.path.display());
-            return;
+            return false;
         }
         housekeeping(Job { path: self.path.clone(), backup, rotation: self.rotation });
+        true
     }
 }
 

@@ -188,7 +188,7 @@ pub struct LogFiles {
 impl LogFiles {
     /// The files of `instance` of `spec`: the spec's `log` settings over `global`.
     pub fn resolve(spec: &ProcessSpec, instance: &str, global: &LogConfig) -> Self {
-        let local = spec.log.clone().unwrap_or_default();
+        let local = spec.log.as_deref().cloned().unwrap_or_default();
         let dir = local.dir.as_ref().or(global.dir.as_ref());
         let suffix = instance.strip_prefix(spec.name.as_str()).unwrap_or_default();
         let file = |explicit: &Option<PathBuf>, stream: &str| match explicit {
@@ -503,13 +503,13 @@ mod tests {
         assert!(files.rotation.compress);
 
         spec.instances = 2;
-        spec.log = Some(LogSpec {
+        spec.log = Some(Box::new(LogSpec {
             dir: Some("/srv/logs".into()),
             stdout: Some("/srv/out/web.log".into()),
             max_size_mb: Some(0),
             compress: Some(false),
             ..LogSpec::default()
-        });
+        }));
         let files = LogFiles::resolve(&spec, "web-2", &global);
         assert_eq!(files.stdout, Some(PathBuf::from("/srv/out/web-2.log")));
         assert_eq!(files.stderr, Some(PathBuf::from("/srv/logs/web-2.stderr.log")));

@@ -8,5 +8,6 @@ mod adopt;
 mod events;
 mod helpers;
 mod lifecycle;
+mod logs;
 mod restart;
 mod stop;
