@@ -3,6 +3,7 @@
 //! handler is a thin adapter over `backend::ops`.
 
 mod auth;
+mod logs;
 mod processes;
 
 use crate::error::ApiError;
@@ -20,6 +21,8 @@ pub fn router() -> Router<ServerState> {
         .route("/stop", post(processes::stop))
         .route("/restart", post(processes::restart))
         .route("/unregister", post(processes::unregister))
+        .route("/processes/{name}/logs", get(logs::tail))
+        .route("/processes/{name}/logs/ws", get(logs::follow))
         .route("/auth/status", get(auth::status))
         .route("/auth/login", post(auth::login))
         .route("/ws", get(crate::ws::handler))

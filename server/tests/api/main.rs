@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod console;
 mod health;
+mod logs;
 mod persistence;
 mod processes;
 mod roles;
