@@ -17,11 +17,17 @@ async fn main() {
 
     let raw_file = dir.join("raw.log");
     let t = Instant::now();
-    let status = std::process::Command::new("sh")
+    let times = dir.join("cat.times");
+    let status = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("{writer} | cat > {}", raw_file.display()))
+        .arg(format!("{writer} | {{ TIMEFORMAT='%U %S'; time cat > {}; }} 2> {}", raw_file.display(), times.display()))
         .status()
         .expect("raw run");
+    let cat_cpu: f64 = std::fs::read_to_string(&times)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse::<f64>().ok())
+        .sum();
     let raw = t.elapsed();
     assert!(status.success());
     let raw_size = std::fs::metadata(&raw_file).expect("raw file").len();
@@ -46,5 +52,29 @@ async fn main() {
     println!("raw `cat > file`: {raw_size} bytes in {raw:?} ({:.0} MB/s)", raw_size as f64 / raw.as_secs_f64() / 1e6);
     println!("captured:         {size} bytes in {captured:?} ({:.0} MB/s)", size as f64 / captured.as_secs_f64() / 1e6);
     println!("ratio (raw time / captured time): {:.2}", raw.as_secs_f64() / captured.as_secs_f64());
+    let ours = capture_thread_cpu();
+    println!(
+        "CPU per GB: cat {:.3} s, capture thread {:.3} s (ratio {:.2})",
+        cat_cpu / (raw_size as f64 / 1e9),
+        ours / (size as f64 / 1e9),
+        cat_cpu / ours * (size as f64 / raw_size as f64)
+    );
     handle.shutdown().await;
+}
+
+/// User + system seconds of the `provisr-logs` thread, from `/proc/self/task/*/stat`.
+fn capture_thread_cpu() -> f64 {
+    let hz = 100.0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "provisr-logs" {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = [11, 12].iter().filter_map(|i| f.get(*i)?.parse::<f64>().ok()).sum();
+            return ticks / hz;
+        }
+    }
+    0.0
 }

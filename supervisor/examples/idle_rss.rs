@@ -29,6 +29,9 @@ async fn main() {
     }
     let running = handle.status(Selector::All).await.expect("status").len();
     let after = rss_kib();
-    println!("{running} processes: RSS {before} KiB before, {after} KiB after ({} bytes each)", (after - before) * 1024 / n as u64);
+    println!(
+        "{running} processes: RSS {before} KiB before, {after} KiB after ({} bytes each)",
+        (after - before) * 1024 / n as u64
+    );
     handle.shutdown().await;
 }

@@ -132,3 +132,32 @@ async fn the_tail_socket_sends_recent_lines_then_new_ones() {
     // An unknown name is refused before the upgrade.
     assert!(tail_socket(&app, "nobody", "").await.is_err());
 }
+
+#[tokio::test]
+async fn log_settings_of_a_spec_are_validated_with_their_keys() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .register(&json!({
+            "name": "badlog",
+            "command": "true",
+            "log": { "dir": "relative/dir", "stdout": "out.log", "max_backups": 1000000 }
+        }))
+        .await;
+    let message = expect_error(res, StatusCode::BAD_REQUEST).await;
+    for key in ["log.dir", "log.stdout", "log.max_backups"] {
+        assert!(message.contains(key), "{key} in {message}");
+    }
+    let res = app.register(&json!({ "name": "badlog", "command": "true", "log": { "colour": "red" } })).await;
+    let message = expect_error(res, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("colour"), "{message}");
+
+    // The benchmark's shape: the file is exactly <log.dir>/<instance>.stdout.log.
+    let dir = tempfile::tempdir().expect("dir");
+    let body = json!({
+        "name": "bench", "args": ["/bin/sh", "-c", "echo hello"], "instances": 1,
+        "auto_restart": false, "restart_interval": "0s", "log": { "dir": dir.path() }
+    });
+    assert_eq!(app.register(&body).await.status(), StatusCode::OK);
+    app.wait_for_process("bench", "exited", |v| v["state"] == "exited").await;
+    assert_eq!(std::fs::read_to_string(dir.path().join("bench.stdout.log")).expect("log"), "hello\n");
+}

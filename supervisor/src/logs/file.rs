@@ -1,6 +1,8 @@
-//! Log files: appending, rotation by size, and the backups' housekeeping.
+//! Log files: appending, rotation by size and age, and the backups' housekeeping.
 //!
-//! A rotation renames `<file>` to `<file>.<UTC timestamp>` and starts a new `<file>`; the
+//! A file is rotated before a write that would take it past `max_size_mb`, and before a write
+//! when it is older than `max_age_days` (its birth time, or when it was opened if the file
+//! system does not keep one). A rotation renames `<file>` to `<file>.<UTC timestamp>` and starts a new `<file>`; the
 //! housekeeping thread then gzips the backup (`compress`) and removes backups beyond
 //! `max_backups` or older than `max_age_days`, so the capture thread never waits for it.
 //! A rotation cuts at a line end when the chunk being written has one before the limit,
@@ -34,6 +36,8 @@ pub(crate) struct FileSink {
     path: PathBuf,
     file: Option<File>,
     size: u64,
+    /// When the current file was created.
+    born: SystemTime,
     rotation: Rotation,
     /// The last write error was logged; do not repeat it for every chunk.
     failing: bool,
@@ -41,13 +45,20 @@ pub(crate) struct FileSink {
 
 impl FileSink {
     pub(crate) fn new(path: PathBuf, rotation: Rotation) -> Self {
-        Self { path, file: None, size: 0, rotation, failing: false }
+        Self { path, file: None, size: 0, born: SystemTime::now(), rotation, failing: false }
     }
 
     /// Appends `data`, rotating whenever the size limit would be passed. A file ends at a
     /// line end; only a line longer than the limit makes a file larger than it.
     pub(crate) fn write(&mut self, mut data: &[u8]) {
         let max = self.rotation.max_bytes();
+        if self.opened().is_ok()
+            && too_old(self.size, self.born, SystemTime::now(), self.rotation.max_age())
+            && !self.rotate()
+        {
+            self.append(data);
+            return;
+        }
         while !data.is_empty() {
             if max == 0 || self.opened().is_err() || self.size + data.len() as u64 <= max {
                 self.append(data);
@@ -73,7 +84,10 @@ impl FileSink {
     fn opened(&mut self) -> io::Result<&mut File> {
         if self.file.is_none() {
             let file = open(&self.path)?;
-            self.size = file.metadata()?.len();
+            let meta = file.metadata()?;
+            self.size = meta.len();
+            self.born =
+                if meta.len() == 0 { SystemTime::now() } else { meta.created().unwrap_or_else(|_| SystemTime::now()) };
             self.file = Some(file);
         }
         Ok(self.file.as_mut().expect("opened just above"))
@@ -119,6 +133,11 @@ impl FileSink {
         housekeeping(Job { path: self.path.clone(), backup, rotation: self.rotation });
         true
     }
+}
+
+/// A non-empty file born longer than `max_age` before `now` is due for rotation.
+fn too_old(size: u64, born: SystemTime, now: SystemTime, max_age: Option<Duration>) -> bool {
+    size > 0 && max_age.is_some_and(|age| now.duration_since(born).is_ok_and(|d| d > age))
 }
 
 fn backup_path(path: &Path, stamp: &str) -> PathBuf {
@@ -252,5 +271,42 @@ fn remove(path: &Path) {
         if e.kind() != io::ErrorKind::NotFound {
             tracing::warn!("removing old log file {}: {e}", path.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_rotation_decisions() {
+        let day = Duration::from_secs(86_400);
+        let born = SystemTime::UNIX_EPOCH + 100 * day;
+        let table = [
+            // (size, age of the file, max_age, rotate?)
+            (10, 2 * day, Some(day), true),
+            (10, day / 2, Some(day), false),
+            (0, 2 * day, Some(day), false),
+            (10, 400 * day, None, false),
+        ];
+        for (size, age, max_age, want) in table {
+            assert_eq!(too_old(size, born, born + age, max_age), want, "{size} {age:?} {max_age:?}");
+        }
+        assert!(!too_old(10, born + day, born, Some(Duration::ZERO)), "a clock that went back rotates nothing");
+    }
+
+    #[test]
+    fn a_file_older_than_max_age_is_rotated_before_the_next_write() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("w.stdout.log");
+        let rotation = Rotation { max_age_days: 1, ..Rotation::default() };
+        let mut sink = FileSink::new(path.clone(), rotation);
+        sink.write(b"old\n");
+        sink.born -= Duration::from_secs(2 * 86_400);
+        sink.write(b"new\n");
+        assert_eq!(fs::read_to_string(&path).expect("current"), "new\n");
+        let list = backups(&path);
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(fs::read_to_string(&list[0]).expect("backup"), "old\n");
     }
 }

@@ -7,8 +7,8 @@
 //!   registrations: no task, no buffer, no ring until its first byte arrives.
 //! * **Files** (`file.rs`): `<dir>/<instance>.stdout.log` and `.stderr.log` (or the spec's
 //!   explicit `stdout` / `stderr` paths), written in the chunks read from the pipe, rotated
-//!   by size with timestamped backups, gzipped and pruned (count, age) by a housekeeping
-//!   thread.
+//!   by size and age into timestamped backups, gzipped and pruned (count, age) by a
+//!   housekeeping thread.
 //! * **Ring** (`ring.rs`): the last [`RING_BYTES`] of each instance, both streams, each
 //!   byte numbered by its offset in the instance's output; read with [`LogRegistry::read`],
 //!   followed with [`LogRegistry::follow`].
@@ -55,7 +55,8 @@ pub struct LogConfig {
     pub max_size_mb: u64,
     /// Keep at most this many rotated files per log (0: all).
     pub max_backups: u32,
-    /// Remove rotated files older than this many days (0: never).
+    /// Rotate a file once it is older than this many days, and remove rotated files older
+    /// than this (0: neither).
     pub max_age_days: u32,
     /// Gzip rotated files.
     pub compress: bool,
@@ -368,6 +369,8 @@ impl LogRegistry {
         let (tx, rx) = oneshot::channel();
         let drain = DrainState::new(streams.len(), tx);
         for (stream, fd, path) in streams {
+            // The thread must never block on one pipe (a caller may hand over a blocking one).
+            rustix::io::ioctl_fionbio(&fd, true)?;
             reader.add(Pipe {
                 fd,
                 stream,
