@@ -91,8 +91,6 @@ impl Ring {
         if total == 0 {
             return;
         }
-        let mut data = std::mem::take(&mut self.spare);
-        data.clear();
         // Keep from the first line start at or after `total - cap` (in `head` + `body`).
         let from = total.saturating_sub(self.cap);
         let start = if from == 0 {
@@ -110,6 +108,16 @@ impl Ring {
                 _ => from,
             }
         };
+        // Reuse the last evicted buffer when it fits without wasting much: the cap counts
+        // capacity, so an oversized buffer would push out more than it holds.
+        let kept = total - start;
+        let mut data = if self.spare.capacity() >= kept && self.spare.capacity() <= kept.saturating_mul(2) {
+            let mut spare = std::mem::take(&mut self.spare);
+            spare.clear();
+            spare
+        } else {
+            Vec::with_capacity(kept)
+        };
         if start < head.len() {
             data.extend_from_slice(&head[start..]);
             data.extend_from_slice(body);
@@ -123,7 +131,7 @@ impl Ring {
         while self.bytes + cost > self.cap {
             let Some(old) = self.chunks.pop_front() else { break };
             self.bytes -= old.cost();
-            if old.data.capacity() > self.spare.capacity() && old.data.capacity() <= self.cap {
+            if old.data.capacity() <= self.cap {
                 self.spare = old.data;
             }
         }
@@ -175,6 +183,12 @@ impl Ring {
     }
 }
 
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring").field("end", &self.end()).finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +233,13 @@ mod tests {
         assert_eq!(got.next_offset, 100 * 15);
         assert_eq!(got.first_offset, got.lines[0].offset);
         assert!(r.bytes <= r.cap);
+        // Reused buffers do not inflate the cost of small chunks.
+        let mut small = Ring::new(4 * (CHUNK_OVERHEAD + 1000));
+        small.push(Stream::Stdout, at, b"", &[b'x'; 3999]);
+        for _ in 0..10 {
+            small.push(Stream::Stdout, at, b"", &[b'y'; 999]);
+        }
+        assert_eq!(small.chunks.len(), 4, "four 999-byte chunks fit");
         // An old cursor resumes at the oldest line still held.
         assert_eq!(r.read(None, Some(0), 1).lines[0].offset, got.first_offset);
     }
