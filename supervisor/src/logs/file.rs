@@ -119,12 +119,13 @@ impl FileSink {
     fn rotate(&mut self) -> bool {
         self.file = None;
         self.size = 0;
-        let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
-        let mut backup = backup_path(&self.path, &stamp);
-        let mut n = 1;
+        // Names are pure timestamps, so they sort in time order; a name already taken (two
+        // rotations in one millisecond) moves on by a millisecond.
+        let mut at = Utc::now();
+        let mut backup = backup_path(&self.path, &at.format("%Y%m%dT%H%M%S%.3fZ").to_string());
         while backup.exists() || gz(&backup).exists() {
-            backup = backup_path(&self.path, &format!("{stamp}-{n}"));
-            n += 1;
+            at += chrono::Duration::milliseconds(1);
+            backup = backup_path(&self.path, &at.format("%Y%m%dT%H%M%S%.3fZ").to_string());
         }
         if let Err(e) = fs::rename(&self.path, &backup) {
             tracing::warn!("rotating log file {}: {e}", self.path.display());
@@ -237,8 +238,7 @@ pub(crate) fn backups(path: &Path) -> Vec<PathBuf> {
         })
         .map(|e| e.path())
         .collect();
-    // The stamps sort in time order; a collision suffix (`-1`) or `.gz` does not change that
-    // between different stamps.
+    // The stamps sort in time order (with or without `.gz`).
     found.sort_by_key(|p| p.file_name().map(|n| n.to_string_lossy().trim_end_matches(".gz").to_string()));
     found
 }

@@ -384,6 +384,15 @@ impl LogRegistry {
         Ok(Drain(rx))
     }
 
+    /// Captures the piped stdout and stderr of a tokio child (spawned with
+    /// `Stdio::piped()` for both) under `name`, like [`LogRegistry::capture`]. A stream that
+    /// was not piped is not captured.
+    pub fn capture_child(&self, name: &str, child: &mut tokio::process::Child, files: &LogFiles) -> io::Result<Drain> {
+        let stdout = child.stdout.take().map(tokio::process::ChildStdout::into_owned_fd).transpose()?;
+        let stderr = child.stderr.take().map(tokio::process::ChildStderr::into_owned_fd).transpose()?;
+        self.capture(name, stdout, stderr, files)
+    }
+
     /// Up to `limit` (at most [`MAX_LIMIT`]) recent lines of `name`, of one stream or both:
     /// from offset `since` on, oldest first, or without `since` the last `limit` lines.
     /// An instance that has written nothing has no lines.

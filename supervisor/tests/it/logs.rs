@@ -156,7 +156,8 @@ fn backups(dir: &Path, file: &str) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{file}."))))
         .collect();
-    found.sort();
+    // By time stamp, whether compressed or not.
+    found.sort_by_key(|p| p.to_string_lossy().trim_end_matches(".gz").to_string());
     found
 }
 
@@ -233,4 +234,26 @@ async fn memory_stays_bounded_for_a_fast_writer() {
     assert!(held <= 64 << 10, "the ring holds at most its cap: {held}");
     assert_eq!(chunk.lines.last().map(|l| l.text.as_str()), Some("line 199999"));
     assert_eq!(chunk.next_offset, 200_000 * 12);
+}
+
+#[tokio::test]
+async fn any_child_can_be_captured_like_a_job_slot() {
+    let dir = tempfile::tempdir().expect("dir");
+    let registry = LogRegistry::new(LogConfig { dir: Some(dir.path().to_path_buf()), ..LogConfig::default() });
+    let mut child = tokio::process::Command::new("sh")
+        .args(["-c", "echo job out; echo job err >&2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let spec = supervisor::ProcessSpec::new("job-1", "unused");
+    let files = LogFiles::resolve(&spec, "job-1", registry.config());
+    let drain = registry.capture_child("job-1", &mut child, &files).expect("capture");
+    assert!(child.wait().await.expect("wait").success());
+    assert!(drain.wait(TIMEOUT).await, "drained");
+    assert_eq!(lines_of(&dir.path().join("job-1.stdout.log")), ["job out"]);
+    assert_eq!(lines_of(&dir.path().join("job-1.stderr.log")), ["job err"]);
+    let texts: Vec<_> = registry.read("job-1", None, None, 10).lines.into_iter().map(|l| l.text).collect();
+    assert_eq!(texts.len(), 2);
+    assert!(texts.contains(&"job out".to_string()) && texts.contains(&"job err".to_string()));
 }
