@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::logs::{LogChunk, LogFollower, LogRegistry, Stream};
+use crate::logs::{LogChunk, LogFiles, LogFollower, LogRegistry, Stream};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus, Selector};
 use std::collections::BTreeMap;
@@ -206,8 +206,17 @@ impl SupervisorHandle {
     /// `limit` lines from offset `since` on, or without `since` the last `limit` lines.
     /// [`Error::NotFound`] when there is no such instance.
     pub async fn logs(&self, name: &str, stream: Option<Stream>, since: Option<u64>, limit: usize) -> Result<LogChunk> {
-        self.status(Selector::Name(name.to_string())).await?;
+        self.seed_logs(name).await?;
         Ok(self.logs.read(name, stream, since, limit))
+    }
+
+    /// Checks that `name` is an instance and fills its ring from its log files if it has
+    /// captured nothing yet (see [`LogRegistry::seed`]).
+    async fn seed_logs(&self, name: &str) -> Result<()> {
+        self.status(Selector::Name(name.to_string())).await?;
+        let (spec, _) = self.spec(name).await?;
+        self.logs.seed(name, &LogFiles::resolve(&spec, name, self.logs.config()));
+        Ok(())
     }
 
     /// Follows the output of the instance `name`: the recent lines (as [`Self::logs`]), then
@@ -219,7 +228,7 @@ impl SupervisorHandle {
         since: Option<u64>,
         limit: usize,
     ) -> Result<LogFollower> {
-        self.status(Selector::Name(name.to_string())).await?;
+        self.seed_logs(name).await?;
         Ok(self.logs.follow(name, stream, since, limit))
     }
 

@@ -18,6 +18,26 @@ use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+/// The last whole lines of `path` within `max` bytes, and when the file was last written.
+pub(crate) fn tail(path: &Path, max: usize) -> io::Result<(Vec<u8>, chrono::DateTime<Utc>)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    let start = meta.len().saturating_sub(max as u64);
+    file.seek(SeekFrom::Start(start))?;
+    let mut data = Vec::with_capacity(usize::try_from(meta.len() - start).unwrap_or(max));
+    file.take(max as u64).read_to_end(&mut data)?;
+    // Whole lines only: not the one cut by the start, nor an unfinished last one (its end
+    // may still be on its way through the capture).
+    data.truncate(memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1));
+    if start > 0 {
+        let first = memchr::memchr(b'\n', &data).map_or(data.len(), |i| i + 1);
+        data.drain(..first);
+    }
+    let at = meta.modified().map(chrono::DateTime::<Utc>::from).unwrap_or_else(|_| Utc::now());
+    Ok((data, at))
+}
+
 /// Creates the file's directory and the file (mode 0644) if missing: a spawn fails early,
 /// with the path in the message, when its log file cannot be written.
 pub(crate) fn check(path: &Path) -> Result<(), String> {

@@ -11,7 +11,9 @@
 //!   housekeeping thread.
 //! * **Ring** (`ring.rs`): the last [`RING_BYTES`] of each instance, both streams, each
 //!   byte numbered by its offset in the instance's output; read with [`LogRegistry::read`],
-//!   followed with [`LogRegistry::follow`].
+//!   followed with [`LogRegistry::follow`]. An instance that has captured nothing yet in this
+//!   daemon's life (after a restart, a re-adopted process) is read from the tails of its log
+//!   files instead, once, at the first query ([`LogRegistry::seed`]).
 //! * **Nothing lost at exit.** A capture returns a [`Drain`] that completes when both pipes
 //!   reach end of file; the exit watcher awaits it (for at most [`DRAIN_GRACE`], in case
 //!   a process left something behind that holds the pipe) before the exit is reported.
@@ -410,6 +412,25 @@ impl LogRegistry {
         let ring = self.ring(name);
         let changed = ring.lock().unwrap_or_else(|e| e.into_inner()).watch();
         LogFollower { ring, changed, stream, cursor: since, limit: limit.clamp(1, MAX_LIMIT), first: true }
+    }
+
+    /// Before the first read of an instance that has captured nothing yet in this daemon's
+    /// life (a daemon restart, a re-adopted or a quiet process), fills its ring with the
+    /// tails of its log files (`cap / 2` of each, whole lines, stdout first), so that a
+    /// reader sees the earlier output. Once per instance.
+    pub fn seed(&self, name: &str, files: &LogFiles) {
+        let ring = self.ring(name);
+        let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+        if ring.seeded || ring.end() > 0 {
+            ring.seeded = true;
+            return;
+        }
+        ring.seeded = true;
+        for (stream, path) in [(Stream::Stdout, &files.stdout), (Stream::Stderr, &files.stderr)] {
+            if let Some((data, at)) = path.as_deref().and_then(|p| file::tail(p, self.cap / 2).ok()) {
+                ring.push(stream, at, b"", &data);
+            }
+        }
     }
 
     /// Drops the ring of an instance that is gone (followers see the end of the stream).

@@ -62,10 +62,9 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
+    /// The ring first, the file second: a reader seeding an empty ring from the file (see
+    /// `LogRegistry::seed`) then never sees the same bytes twice.
     fn consume(&mut self, data: &[u8]) {
-        if let Some(file) = &mut self.file {
-            file.write(data);
-        }
         let at = Utc::now();
         match memchr::memrchr(b'\n', data) {
             Some(i) => {
@@ -79,6 +78,9 @@ impl Pipe {
         }
         if self.pending.len() > MAX_PENDING {
             self.flush_pending();
+        }
+        if let Some(file) = &mut self.file {
+            file.write(data);
         }
     }
 

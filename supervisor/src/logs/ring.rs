@@ -60,11 +60,21 @@ pub(crate) struct Ring {
     spare: Vec<u8>,
     /// Told the new `end` after every push, for followers; created by the first follower.
     notify: Option<watch::Sender<u64>>,
+    /// The log files' earlier content was considered (see `LogRegistry::seed`).
+    pub(crate) seeded: bool,
 }
 
 impl Ring {
     pub(crate) fn new(cap: usize) -> Self {
-        Self { chunks: VecDeque::new(), bytes: 0, cap: cap.max(1), end: 0, spare: Vec::new(), notify: None }
+        Self {
+            chunks: VecDeque::new(),
+            bytes: 0,
+            cap: cap.max(1),
+            end: 0,
+            spare: Vec::new(),
+            notify: None,
+            seeded: false,
+        }
     }
 
     /// Offset after the last captured byte.

@@ -257,3 +257,27 @@ async fn any_child_can_be_captured_like_a_job_slot() {
     assert_eq!(texts.len(), 2);
     assert!(texts.contains(&"job out".to_string()) && texts.contains(&"job err".to_string()));
 }
+
+#[tokio::test]
+async fn after_a_daemon_restart_the_tail_comes_from_the_files() {
+    let mut first = spawn_supervisor();
+    let dir = first.dir.clone();
+    first.register(sh("said", "echo before; echo oops >&2")).await;
+    exited(&mut first, "said").await;
+    first.shutdown().await;
+
+    let second = spawn_supervisor_in(dir);
+    let opts = supervisor::RegisterOptions { start: false, ..supervisor::RegisterOptions::api() };
+    second.handle.register(sh("said", "echo after"), opts).await.expect("register");
+    let logs = second.handle.logs("said", None, None, 10).await.expect("logs");
+    let got: Vec<_> = logs.lines.iter().map(|l| (l.stream, l.text.as_str())).collect();
+    assert_eq!(got, [(Stream::Stdout, "before"), (Stream::Stderr, "oops")]);
+    // New output follows the seeded lines.
+    second.handle.start(supervisor::Selector::Name("said".into())).await.expect("start");
+    let mut second = second;
+    exited(&mut second, "said").await;
+    let logs = second.handle.logs("said", Some(Stream::Stdout), None, 10).await.expect("logs");
+    let got: Vec<_> = logs.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(got, ["before", "after"]);
+    second.shutdown().await;
+}
