@@ -6,7 +6,6 @@ pub mod clients;
 pub mod groups;
 pub mod history;
 pub mod processes;
-pub mod update;
 pub mod users;
 
 use crate::auth::AuthError;

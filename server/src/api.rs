@@ -5,6 +5,7 @@
 mod auth;
 mod groups;
 mod history;
+mod logs;
 pub mod openapi;
 mod processes;
 
@@ -37,6 +38,8 @@ fn routes() -> Routes {
         .post("/restart", processes::restart)
         .post("/unregister", processes::unregister)
         .get("/processes/{name}/spec", processes::spec)
+        .get("/processes/{name}/logs", logs::tail)
+        .get("/processes/{name}/logs/ws", logs::follow)
         .get("/history", history::list)
         .get("/groups", groups::list)
         .get("/group/status", groups::status)

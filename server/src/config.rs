@@ -128,12 +128,9 @@ pub struct GroupConfig {
     pub members: Vec<String>,
 }
 
-/// `[log]`
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogConfig {
-    /// Where process logs go; `None`: the caller's default.
-    pub dir: Option<PathBuf>,
-}
+/// `[log]`: the supervisor's global capture settings (`dir`, `max_size_mb`, `max_backups`,
+/// `max_age_days`, `compress`). `dir: None` means the caller's default (`<data>/logs`).
+pub use supervisor::LogConfig;
 
 /// `[server]`
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -757,6 +754,10 @@ fn kind(v: &Value) -> &'static str {
 #[serde(default, expecting = "a map")]
 struct RawLog {
     dir: Option<PathBuf>,
+    max_size_mb: Option<u64>,
+    max_backups: Option<u32>,
+    max_age_days: Option<u32>,
+    compress: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -913,7 +914,7 @@ impl Loader {
         let raw = self.raw_config(root);
         let pid_dir = raw.pid_dir.and_then(|p| self.path(&file, "pid_dir", p));
         let programs_directory = raw.programs_directory.and_then(|p| self.path(&file, "programs_directory", p));
-        let log = LogConfig { dir: raw.log.dir.and_then(|p| self.path(&file, "log.dir", p)) };
+        let log = self.log(raw.log);
         let server = self.server(raw.server);
         let store = self.store(raw.store, &raw.auth);
         let auth = self.auth(raw.auth);
@@ -1007,6 +1008,22 @@ impl Loader {
             return None;
         }
         Some(resolve(&self.base_dir, &path))
+    }
+
+    fn log(&mut self, raw: RawLog) -> LogConfig {
+        let file = self.file.clone();
+        let defaults = LogConfig::default();
+        let log = LogConfig {
+            dir: raw.dir.and_then(|p| self.path(&file, "log.dir", p)),
+            max_size_mb: raw.max_size_mb.unwrap_or(defaults.max_size_mb),
+            max_backups: raw.max_backups.unwrap_or(defaults.max_backups),
+            max_age_days: raw.max_age_days.unwrap_or(defaults.max_age_days),
+            compress: raw.compress.unwrap_or(defaults.compress),
+        };
+        for (key, message) in log.validate() {
+            self.error(&file, format!("log.{key}"), message);
+        }
+        log
     }
 
     fn server(&mut self, raw: RawServer) -> ServerConfig {
@@ -1824,6 +1841,16 @@ mod tests {
         let j = load("full.json");
 
         assert_eq!(t.pid_dir, Some(dir.join("run")));
+        assert_eq!(
+            t.log,
+            LogConfig {
+                dir: Some(dir.join("logs")),
+                max_size_mb: 50,
+                max_backups: 4,
+                max_age_days: 14,
+                compress: true
+            }
+        );
         assert_eq!(t.server.listen, "127.0.0.1:9443");
         assert_eq!(t.server.base_path, "/api/v1");
         assert_eq!(t.server.tls.min_version, TlsVersion::Tls13);
@@ -1862,6 +1889,8 @@ mod tests {
             "env[0]",
             "env_files[0]",
             "log.max_size",
+            "log.max_size_mb",
+            "log.max_backups",
             "server.listen",
             "server.base_path",
             "server.tls.key_file",

@@ -130,8 +130,9 @@ impl Application {
         }
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let mut sup_config = SupervisorConfig::new(pid_dir);
-        sup_config.log_dir = Some(log_dir);
+        sup_config.log = supervisor::LogConfig { dir: Some(log_dir), ..config.log.clone() };
         sup_config.sink = Some(sink);
+        sup_config.env = config.global_env.clone();
         let (supervisor, supervisor_task) = Supervisor::start(sup_config);
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
         let (recorder, recorder_task) = backend::recorder::spawn(db.clone(), events, run_id);

@@ -46,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::event::{Decision, Event, EventBus, EventKind};
 use crate::handle::{Ack, Command, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
 use crate::hooks::{self, HookContext, HookMsg, HookPhase};
+use crate::logs::{LogConfig, LogRegistry};
 use crate::order;
 use crate::policy::{self, ExitFacts};
 use crate::process::{self, Exit, NotAdopted, PidRecord};
@@ -71,9 +72,9 @@ const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 pub struct SupervisorConfig {
     /// Where PID files go: `<pid_dir>/<instance>.pid`, unless the spec sets `pid_file`.
     pub pid_dir: PathBuf,
-    /// If set, each instance's stdout and stderr are appended to
-    /// `<log_dir>/<instance>.stdout.log` and `.stderr.log`; otherwise they go to `/dev/null`.
-    pub log_dir: Option<PathBuf>,
+    /// Output capture: the global `[log]` settings (`dir: None` keeps output in the
+    /// in-memory ring only). See [`crate::logs`].
+    pub log: LogConfig,
     /// Capacity of the broadcast channel of events (a subscriber that falls further
     /// behind lags and must take a fresh snapshot).
     pub event_capacity: usize,
@@ -85,10 +86,10 @@ pub struct SupervisorConfig {
 }
 
 impl SupervisorConfig {
-    /// PID files in `pid_dir`, output discarded, broadcast capacity 4096, no sink, no
-    /// global environment.
+    /// PID files in `pid_dir`, output kept in memory only (no log files), broadcast
+    /// capacity 4096, no sink, no global environment.
     pub fn new(pid_dir: impl Into<PathBuf>) -> Self {
-        Self { pid_dir: pid_dir.into(), log_dir: None, event_capacity: 4096, sink: None, env: Vec::new() }
+        Self { pid_dir: pid_dir.into(), log: LogConfig::default(), event_capacity: 4096, sink: None, env: Vec::new() }
     }
 }
 
@@ -105,6 +106,7 @@ impl Supervisor {
         let events = EventBus::new(config.event_capacity, config.sink);
         let (hook_tx, hook_rx) = mpsc::unbounded_channel();
         let seed = (Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64) ^ u64::from(std::process::id());
+        let logs = LogRegistry::new(config.log);
         let actor = Actor {
             env: env::base(std::env::vars(), &config.env),
             env_inherited: config.env.is_empty(),
@@ -119,7 +121,7 @@ impl Supervisor {
             waiting: BTreeSet::new(),
             rng: seed | 1,
             pid_dir: config.pid_dir,
-            log_dir: config.log_dir,
+            logs: Arc::clone(&logs),
             bus: events.clone(),
             seq: 0,
             generation: 0,
@@ -130,7 +132,7 @@ impl Supervisor {
             shutdown: None,
         };
         let join = tokio::spawn(actor.run(rx, hook_rx));
-        (SupervisorHandle { tx, events, sampler: Default::default() }, join)
+        (SupervisorHandle { tx, events, sampler: Default::default(), logs }, join)
     }
 }
 
@@ -281,7 +283,7 @@ struct Actor {
     /// State of the jitter generator (xorshift).
     rng: u64,
     pid_dir: PathBuf,
-    log_dir: Option<PathBuf>,
+    logs: Arc<LogRegistry>,
     /// Shared with the jobs controller: numbers and publishes events.
     bus: EventBus,
     /// The sequence number of the last event this actor published.
@@ -1013,7 +1015,7 @@ impl Actor {
         let pid_file = process::pid_file(spec, name, &self.pid_dir);
         // Without a global or spec environment the child inherits the daemon's as it is.
         let child_env = (!self.env_inherited || !spec.env.is_empty()).then(|| env::apply_map(&self.env, &spec.env.0));
-        let spawned = match process::spawn(spec, name, child_env.as_ref(), self.log_dir.as_deref()) {
+        let spawned = match process::spawn(spec, name, child_env.as_ref(), &self.logs) {
             Ok(spawned) => spawned,
             Err(error) => {
                 let decision = policy::on_spawn_failure(&error);
@@ -1250,6 +1252,7 @@ impl Actor {
         let Some(inst) = self.instances.remove(name) else {
             return;
         };
+        self.logs.forget(name);
         self.emit(name, EventKind::InstanceRemoved { base: inst.base.clone() }, None);
         if let Some(reg) = self.specs.get_mut(&inst.base) {
             reg.instances = reg.instances.saturating_sub(1);

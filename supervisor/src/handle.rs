@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::event::{Event, EventBus};
+use crate::logs::{LogChunk, LogFiles, LogFollower, LogRegistry, Stream};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus, Selector};
 use std::collections::BTreeMap;
@@ -140,6 +141,7 @@ pub struct SupervisorHandle {
     pub(crate) events: EventBus,
     /// CPU and memory sampling, shared by every clone (see [`SupervisorHandle::resources`]).
     pub(crate) sampler: Arc<crate::resources::Sampler>,
+    pub(crate) logs: Arc<LogRegistry>,
 }
 
 impl SupervisorHandle {
@@ -238,6 +240,42 @@ impl SupervisorHandle {
     /// (see [`crate::jobs::Jobs::start`]) so all events form one sequence.
     pub fn bus(&self) -> EventBus {
         self.events.clone()
+    }
+
+    /// Recent output of the instance `name` (both streams unless `stream` is given): up to
+    /// `limit` lines from offset `since` on, or without `since` the last `limit` lines.
+    /// [`Error::NotFound`] when there is no such instance.
+    pub async fn logs(&self, name: &str, stream: Option<Stream>, since: Option<u64>, limit: usize) -> Result<LogChunk> {
+        self.seed_logs(name).await?;
+        Ok(self.logs.read(name, stream, since, limit))
+    }
+
+    /// Checks that `name` is an instance and fills its ring from its log files if it has
+    /// captured nothing yet (see [`LogRegistry::seed`]).
+    async fn seed_logs(&self, name: &str) -> Result<()> {
+        self.status(Selector::Name(name.to_string())).await?;
+        let (spec, _) = self.spec(name).await?;
+        self.logs.seed(name, &LogFiles::resolve(&spec, name, self.logs.config()));
+        Ok(())
+    }
+
+    /// Follows the output of the instance `name`: the recent lines (as [`Self::logs`]), then
+    /// new ones as they come. [`Error::NotFound`] when there is no such instance.
+    pub async fn follow_logs(
+        &self,
+        name: &str,
+        stream: Option<Stream>,
+        since: Option<u64>,
+        limit: usize,
+    ) -> Result<LogFollower> {
+        self.seed_logs(name).await?;
+        Ok(self.logs.follow(name, stream, since, limit))
+    }
+
+    /// The store of captured output, for reading without the actor and for capturing other
+    /// children (job slots) with the same machinery.
+    pub fn log_registry(&self) -> &Arc<LogRegistry> {
+        &self.logs
     }
 
     /// Stops every process (wishes are kept, so they start again with the next

@@ -81,6 +81,7 @@ pub mod event;
 pub mod handle;
 pub mod hooks;
 pub mod jobs;
+pub mod logs;
 pub mod order;
 mod policy;
 mod process;
@@ -96,4 +97,5 @@ pub use hooks::{FailureMode, Hook, HookOutcome, HookPhase, HookResult, Lifecycle
 pub use jobs::{Jobs, JobsConfig, JobsHandle};
 pub use resources::ResourceSample;
 pub use spec::{Env, ProcessSpec, RestartPolicy, StopSignal};
+pub use logs::{LogChunk, LogConfig, LogLine, LogRegistry, LogSpec, Stream};
 pub use state::{Desired, Origin, ProcessState, ProcessStatus, Selector};

@@ -91,6 +91,9 @@ pub struct ProcessSpec {
     /// Commands run before and after start and stop.
     #[serde(default, skip_serializing_if = "Lifecycle::is_empty")]
     pub lifecycle: Lifecycle,
+    /// Output capture settings; each one given overrides the global `[log]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Box<crate::logs::LogSpec>>,
 }
 
 /// When a process that exited without being asked to is restarted.
@@ -181,6 +184,7 @@ impl ProcessSpec {
             pid_file: None,
             detached: false,
             lifecycle: Lifecycle::default(),
+            log: None,
         }
     }
 
@@ -233,6 +237,9 @@ impl ProcessSpec {
             if !p.is_absolute() {
                 errs.push(("pid_file", format!("must be an absolute path, got {}", p.display())));
             }
+        }
+        if let Some(log) = &self.log {
+            errs.extend(log.validate());
         }
         for key in self.env.0.keys() {
             if key.is_empty() || key.contains('=') || key.contains('\0') {

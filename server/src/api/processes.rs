@@ -145,7 +145,7 @@ pub async fn update(
     Caller(who): Caller,
     ApiJson(spec): ApiJson<ProcessSpec>,
 ) -> ApiResult<Response> {
-    let ack = backend::ops::update::update(&st.app, &who, spec).await?;
+    let ack = backend::ops::processes::update(&st.app, &who, spec).await?;
     Ok(Json(json!({ "ok": true, "names": ack.names })).into_response())
 }
 

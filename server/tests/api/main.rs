@@ -10,6 +10,7 @@ mod console;
 mod groups;
 mod health;
 mod history;
+mod logs;
 mod metrics;
 mod openapi;
 mod persistence;

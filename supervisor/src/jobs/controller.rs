@@ -59,7 +59,7 @@ impl Jobs {
         let (tx, rx) = mpsc::unbounded_channel();
         let controller = Controller {
             bus: bus.clone(),
-            log_dir: config.log_dir,
+            logs: crate::logs::LogRegistry::new(crate::logs::LogConfig { dir: config.log_dir, ..Default::default() }),
             env: crate::env::base(std::env::vars(), &config.env),
             seq: 0,
             uid: 0,
@@ -206,7 +206,8 @@ struct SlotExit {
 
 struct Controller {
     bus: EventBus,
-    log_dir: Option<PathBuf>,
+    /// Captures each attempt's output (ring + `<log_dir>/<attempt>.{stdout,stderr}.log`).
+    logs: std::sync::Arc<crate::logs::LogRegistry>,
     /// The daemon's environment with the global one laid over it.
     env: crate::env::EnvMap,
     /// The sequence number of the last event this controller published.
@@ -483,18 +484,14 @@ impl Controller {
 
     /// Spawns an attempt in `slot` (a new slot, or one restarting in place).
     fn spawn_attempt(&mut self, name: &str, slot_id: u64, index: Option<u32>) {
-        let log_dir = self.log_dir.clone();
         let job = self.jobs.get_mut(name).expect("spawn_attempt: the job exists");
         let count = job.attempt_counts.entry(index).or_insert(0);
         let attempt_no = *count;
         *count += 1;
-        let instance = match index {
-            Some(i) => format!("{name}-{i}-{attempt_no}"),
-            None => format!("{name}-{attempt_no}"),
-        };
+        let instance = attempt_instance(name, index, attempt_no);
         let attempt = attempt_spec(&job.spec, &instance, index);
         let env = crate::env::apply_map(&self.env, &attempt.env.0);
-        let spawned = process::spawn(&attempt, &instance, Some(&env), log_dir.as_deref());
+        let spawned = process::spawn(&attempt, &instance, Some(&env), &self.logs);
         let pid = spawned.as_ref().ok().map(|s| s.pid);
         job.attempts.push(Attempt {
             index,
@@ -784,6 +781,10 @@ impl Controller {
         let Some(job) = self.jobs.remove(name) else {
             return;
         };
+        // Their captured output goes with the job (the log files stay).
+        for a in &job.attempts {
+            self.logs.forget(&attempt_instance(name, a.index, a.attempt));
+        }
         self.seq = self.bus.publish(
             name,
             EventKind::Job(Box::new(JobEvent { change: JobChange::Removed { reason }, job: None })),
@@ -1152,6 +1153,15 @@ fn attempt_spec(spec: &JobSpec, instance: &str, index: Option<u32>) -> ProcessSp
     p.stop_signal = spec.stop_signal;
     p.stop_timeout = spec.stop_timeout;
     p
+}
+
+/// The name an attempt runs under (its log files are named after it):
+/// `<job>-<attempt>`, or `<job>-<index>-<attempt>` in `Indexed` mode.
+fn attempt_instance(job: &str, index: Option<u32>, attempt: u32) -> String {
+    match index {
+        Some(i) => format!("{job}-{i}-{attempt}"),
+        None => format!("{job}-{attempt}"),
+    }
 }
 
 fn owned_by(job: &Job, cron: &str) -> bool {

@@ -49,7 +49,7 @@ pub fn spawn_supervisor_with(dir: Arc<tempfile::TempDir>, env: Vec<(String, Stri
     let (tx, sink) = mpsc::unbounded_channel();
     let mut config = SupervisorConfig::new(dir.path().join("pids"));
     config.env = env;
-    config.log_dir = Some(dir.path().join("logs"));
+    config.log.dir = Some(dir.path().join("logs"));
     config.sink = Some(tx);
     let (handle, join) = Supervisor::start(config);
     let events = handle.subscribe();

@@ -11,6 +11,7 @@ mod events;
 mod helpers;
 mod hooks;
 mod lifecycle;
+mod logs;
 mod policy;
 mod restart;
 mod stop;
