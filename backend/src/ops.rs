@@ -2,6 +2,8 @@
 //! the caller's permission, acts through the supervisor handle or the store, and — for
 //! changes that must survive a crash — returns only once the change is persisted.
 
+pub mod cronjobs;
+pub mod jobs;
 pub mod processes;
 
 use crate::auth::AuthError;

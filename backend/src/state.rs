@@ -4,7 +4,7 @@ use crate::auth::Auth;
 use crate::recorder::RecorderHandle;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
-use supervisor::SupervisorHandle;
+use supervisor::{JobsHandle, SupervisorHandle};
 
 /// Shared server-side state: handles, not locks.
 #[derive(Clone, Debug)]
@@ -15,6 +15,10 @@ pub struct AppState {
     pub supervisor: SupervisorHandle,
     /// Authentication.
     pub auth: Arc<Auth>,
+    /// The jobs and cronjobs controller.
+    pub jobs: JobsHandle,
+    /// Where job attempts' logs are written (`None`: discarded).
+    pub job_log_dir: Option<std::path::PathBuf>,
     /// Persistence progress of the supervisor's events.
     pub recorder: RecorderHandle,
 }

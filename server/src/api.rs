@@ -3,6 +3,8 @@
 //! handler is a thin adapter over `backend::ops`.
 
 mod auth;
+mod cronjobs;
+mod jobs;
 mod processes;
 
 use crate::error::ApiError;
@@ -20,6 +22,19 @@ pub fn router() -> Router<ServerState> {
         .route("/stop", post(processes::stop))
         .route("/restart", post(processes::restart))
         .route("/unregister", post(processes::unregister))
+        .route("/jobs", get(jobs::list).post(jobs::create))
+        .route("/jobs/{name}", get(jobs::get).post(jobs::create_named).delete(jobs::delete))
+        .route("/jobs/{name}/suspend", post(jobs::suspend))
+        .route("/jobs/{name}/resume", post(jobs::resume))
+        .route("/jobs/{name}/history", get(jobs::history))
+        .route("/jobs/{name}/attempts", get(jobs::attempts))
+        .route("/jobs/{name}/logs", get(jobs::logs))
+        .route("/cronjobs", get(cronjobs::list).post(cronjobs::create))
+        .route("/cronjobs/{name}", get(cronjobs::get).post(cronjobs::create_named).delete(cronjobs::delete))
+        .route("/cronjobs/{name}/suspend", post(cronjobs::suspend))
+        .route("/cronjobs/{name}/resume", post(cronjobs::resume))
+        .route("/cronjobs/{name}/trigger", post(cronjobs::trigger))
+        .route("/cronjobs/{name}/history", get(cronjobs::history))
         .route("/auth/status", get(auth::status))
         .route("/auth/login", post(auth::login))
         .route("/ws", get(crate::ws::handler))

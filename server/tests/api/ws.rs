@@ -111,7 +111,7 @@ async fn forward_sends_snapshot_then_events_to_any_sink() {
     let (tx, mut rx) = futures::channel::mpsc::channel::<String>(64);
     let forwarding = tokio::spawn({
         let sup = sup.clone();
-        async move { server::ws::forward(tx, &sup).await }
+        async move { server::ws::forward(tx, &sup, None).await }
     });
     let snapshot = recv(&mut rx).await;
     assert_eq!(snapshot["type"], "snapshot");
@@ -157,7 +157,7 @@ async fn a_lagging_client_gets_a_fresh_snapshot() {
     let (tx, mut rx) = futures::channel::mpsc::channel::<String>(0);
     let forwarding = tokio::spawn({
         let sup = sup.clone();
-        async move { server::ws::forward(tx, &sup).await }
+        async move { server::ws::forward(tx, &sup, None).await }
     });
     let first = recv(&mut rx).await;
     assert_eq!(first["type"], "snapshot");

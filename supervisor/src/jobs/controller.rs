@@ -6,7 +6,7 @@
 //! and every timer and exit names the uid (and slot) it was made for, so a message about
 //! a job that was deleted and re-created under the same name is recognised and ignored.
 
-use super::handle::{Command, CronOptions, JobsHandle, JobsSnapshot};
+use super::handle::{Command, CronOptions, JobsHandle, JobsSnapshot, RestoredJob};
 use super::policy::{self, AfterExit, Counts, Progress};
 use super::spec::JobSpec;
 use super::status::{
@@ -244,6 +244,9 @@ impl Controller {
             Command::CreateJob { spec, origin, reply } => {
                 let _ = reply.send(self.refuse_during_shutdown().and_then(|()| self.create_job(*spec, origin)));
             }
+            Command::RestoreJob { job, reply } => {
+                let _ = reply.send(self.refuse_during_shutdown().and_then(|()| self.restore_job(*job)));
+            }
             Command::GetJob { name, reply } => {
                 let _ = reply.send(self.job(&name).map(|j| JobView {
                     spec: j.spec.clone(),
@@ -363,6 +366,85 @@ impl Controller {
         self.emit_job(&name, JobChange::Created { spec });
         if !self.job_mut(&name).spec.suspend {
             self.begin_running(&name);
+        }
+        Ok(self.job_mut(&name).status.clone())
+    }
+
+    fn restore_job(&mut self, restored: RestoredJob) -> Result<JobStatus> {
+        let RestoredJob { mut spec, status, attempts } = restored;
+        let phase = status.phase;
+        if !matches!(phase, JobPhase::Succeeded | JobPhase::Failed | JobPhase::Suspended) {
+            return Err(Error::InvalidSpec(vec![(
+                "phase".into(),
+                format!("only a finished or suspended job can be restored, not a {phase:?} one"),
+            )]));
+        }
+        if status.name != spec.name {
+            return Err(Error::InvalidSpec(vec![("name".into(), "the status is of another job".into())]));
+        }
+        if self.jobs.contains_key(&spec.name) {
+            return Err(Error::AlreadyExists(spec.name));
+        }
+        spec.suspend = phase == JobPhase::Suspended;
+        let parse = |s: &str| super::status::parse_indexes(s).unwrap_or_default();
+        let progress = Progress {
+            succeeded: status.succeeded,
+            completed: parse(&status.completed_indexes),
+            failed_indexes: status.failed_indexes.as_deref().map(parse).unwrap_or_default(),
+            active: 0,
+        };
+        let mut attempt_counts: BTreeMap<Option<u32>, u32> = BTreeMap::new();
+        let mut index_failures: BTreeMap<u32, u32> = BTreeMap::new();
+        for a in &attempts {
+            let n = attempt_counts.entry(a.index).or_insert(0);
+            *n = (*n).max(a.attempt + 1);
+            let counted = matches!(
+                a.reason,
+                Some(AttemptReason::Failed | AttemptReason::SpawnFailed | AttemptReason::IndexFailed | AttemptReason::FailedJob)
+            );
+            if let (true, Some(i)) = (counted, a.index) {
+                *index_failures.entry(i).or_insert(0) += 1;
+            }
+        }
+        let name = spec.name.clone();
+        let (ttl, completion) = (spec.ttl_seconds_after_finished, status.completion_time);
+        let cron = match &status.origin {
+            JobOrigin::CronJob { cronjob, .. } => Some(cronjob.clone()),
+            _ => None,
+        };
+        let job = Job {
+            uid: self.next_uid(),
+            counted_failures: status.failed,
+            status,
+            spec,
+            slots: BTreeMap::new(),
+            progress,
+            index_failures,
+            attempt_counts,
+            not_before: None,
+            index_not_before: BTreeMap::new(),
+            finishing: None,
+            attempts,
+            deadline: None,
+            reconcile: None,
+            deleting: Vec::new(),
+            remove_reason: None,
+        };
+        let uid = job.uid;
+        self.jobs.insert(name.clone(), job);
+        if phase.is_finished() {
+            if let Some(secs) = ttl {
+                let due = completion.map(|t| t + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)));
+                let delay = due.map_or(Duration::ZERO, |due| (due - Utc::now()).to_std().unwrap_or_default());
+                self.timers.insert(Timer::Ttl { job: name.clone(), uid }, delay.min(MAX_DELAY));
+            }
+        }
+        if let Some(cron) = cron.and_then(|c| self.crons.get_mut(&c)) {
+            if phase.is_finished() {
+                cron.history.push_back((name.clone(), phase == JobPhase::Succeeded));
+            } else if !cron.status.active.contains(&name) {
+                cron.status.active.push(name.clone());
+            }
         }
         Ok(self.job_mut(&name).status.clone())
     }

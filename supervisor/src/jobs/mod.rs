@@ -27,7 +27,7 @@ pub mod spec;
 pub mod status;
 
 pub use controller::{Jobs, JobsConfig};
-pub use handle::{CronOptions, JobsHandle, JobsSnapshot};
+pub use handle::{CronOptions, JobsHandle, JobsSnapshot, RestoredJob};
 pub use spec::{
     CompletionMode, ExitCodeOperator, ExitCodesRule, FailureAction, FailurePolicy, FailurePolicyRule, JobSpec,
     RestartPolicy, Work,
