@@ -197,7 +197,11 @@ mod tests {
     fn snapshot_then_events_in_order() {
         let mut t = BTreeMap::new();
         let mut seq = 0;
-        assert!(apply(&mut t, &mut seq, WsMessage::Snapshot { seq: 5, processes: vec![p("a", "running")], jobs: vec![], cronjobs: vec![] }));
+        assert!(apply(
+            &mut t,
+            &mut seq,
+            WsMessage::Snapshot { seq: 5, processes: vec![p("a", "running")], jobs: vec![], cronjobs: vec![] }
+        ));
         assert!(!apply(&mut t, &mut seq, ev(5, "a", "exited", Some(p("a", "exited")))), "already reflected");
         assert_eq!(t["a"].state, "running");
         assert!(apply(&mut t, &mut seq, ev(6, "a", "exited", Some(p("a", "exited")))));

@@ -76,7 +76,11 @@ pub enum ForwardError {
 
 /// Sends a snapshot, then every later event, to `sink`; resynchronises on lag. With
 /// `jobs`, the snapshot also lists the live jobs and the cronjobs.
-pub async fn forward<S>(mut sink: S, supervisor: &SupervisorHandle, jobs: Option<&JobsHandle>) -> Result<(), ForwardError>
+pub async fn forward<S>(
+    mut sink: S,
+    supervisor: &SupervisorHandle,
+    jobs: Option<&JobsHandle>,
+) -> Result<(), ForwardError>
 where
     S: Sink<String> + Unpin,
     S::Error: std::fmt::Display,
@@ -110,13 +114,16 @@ where
     S: Sink<String> + Unpin,
     S::Error: std::fmt::Display,
 {
+    // Every event published before the snapshots are taken is reflected in them, whichever
+    // actor published it: so is every event up to the lower of the two actors' own numbers.
+    let before = supervisor.bus().seq();
     let snap = supervisor.snapshot().await.map_err(|_| ForwardError::Supervisor)?;
     let processes = snap.processes.iter().map(ProcessInfo::from).collect();
     let (seq, jobs, cronjobs) = match jobs {
         Some(jobs) => {
             let js = jobs.snapshot().await.map_err(|_| ForwardError::Supervisor)?;
             let jobs = js.jobs.iter().map(to_json).collect();
-            (snap.seq.min(js.seq), jobs, js.cronjobs.iter().map(to_json).collect())
+            (before.max(snap.seq.min(js.seq)), jobs, js.cronjobs.iter().map(to_json).collect())
         }
         None => (snap.seq, Vec::new(), Vec::new()),
     };

@@ -114,6 +114,7 @@ pub async fn history(
     limit: u64,
 ) -> Result<Page<StoredFiring>, OpError> {
     who.require(Permission::Read)?;
+    persisted(st).await?;
     let page = cronjobs::firings(&st.db, &FiringQuery { cronjob: Some(name), before, limit }).await?;
     if page.items.is_empty() && before.is_none() && st.jobs.get_cronjob(name).await.is_err() {
         return Err(OpError::NotFound(format!("no cronjob named {name:?}")));

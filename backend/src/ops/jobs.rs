@@ -13,8 +13,8 @@ use sea_orm::DatabaseConnection;
 use std::collections::BTreeSet;
 use supervisor::cron::CronJobSpec;
 use supervisor::jobs::{
-    Attempt, ConditionType, CronOptions, JobCondition, JobOrigin, JobPhase, JobSpec, JobStatus, JobView,
-    JobsHandle, RestoredJob,
+    Attempt, ConditionType, CronOptions, JobCondition, JobOrigin, JobPhase, JobSpec, JobStatus, JobView, JobsHandle,
+    RestoredJob,
 };
 
 /// The reason written on runs a restart closed (attempts and the jobs' `Failed` condition).
@@ -90,7 +90,9 @@ pub async fn resume(st: &AppState, who: &Principal, name: &str) -> Result<JobSta
     Ok(status)
 }
 
-/// Every recorded incarnation of a job name (live or removed), newest first, paged.
+/// Every recorded incarnation of a job name (live or removed), newest first, paged. Like
+/// every read of the store here, it first waits until every event published before the
+/// request is persisted, so the history agrees with the live state the caller has seen.
 pub async fn history(
     st: &AppState,
     who: &Principal,
@@ -99,6 +101,7 @@ pub async fn history(
     limit: u64,
 ) -> Result<Page<StoredJob>, OpError> {
     who.require(Permission::Read)?;
+    persisted(st).await?;
     let page = store::history(&st.db, &HistoryQuery { name: Some(name), cronjob: None, before, limit }).await?;
     if page.items.is_empty() && before.is_none() {
         return Err(OpError::NotFound(format!("no job named {name:?} was ever recorded")));
@@ -110,11 +113,13 @@ pub async fn history(
 /// newest recorded job of the name.
 pub async fn attempts(st: &AppState, who: &Principal, name: &str) -> Result<Vec<StoredAttempt>, OpError> {
     who.require(Permission::Read)?;
+    persisted(st).await?;
     let id = match store::get(&st.db, JobRef::Live(name)).await? {
         Some(job) => job.id,
         None => {
-            let page = store::history(&st.db, &HistoryQuery { name: Some(name), cronjob: None, before: None, limit: 1 })
-                .await?;
+            let page =
+                store::history(&st.db, &HistoryQuery { name: Some(name), cronjob: None, before: None, limit: 1 })
+                    .await?;
             page.items.first().map(|j| j.id).ok_or_else(|| OpError::NotFound(format!("no job named {name:?}")))?
         }
     };
@@ -153,9 +158,9 @@ pub async fn logs(st: &AppState, who: &Principal, name: &str, q: &LogQuery) -> R
     };
     let path = dir.join(format!("{}.{stream}.log", attempt_instance(name, chosen.index, chosen.attempt)));
     let max = q.tail.unwrap_or(64 * 1024).clamp(1, MAX_LOG_TAIL);
-    Ok(tokio::task::spawn_blocking(move || tail(&path, max).unwrap_or_default())
+    tokio::task::spawn_blocking(move || tail(&path, max).unwrap_or_default())
         .await
-        .map_err(|e| OpError::Store(crate::StoreError::Internal(e.to_string())))?)
+        .map_err(|e| OpError::Store(crate::StoreError::Internal(e.to_string())))
 }
 
 /// What [`restore`] did, for the log.

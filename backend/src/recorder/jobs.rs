@@ -11,7 +11,9 @@
 
 use crate::error::StoreError;
 use crate::store::cronjobs::{self, FiringOutcome, NewCronJob, NewFiring};
-use crate::store::jobs::{self as store, AttemptEnd, AttemptRef, AttemptState, JobRef, NewAttempt, NewJob, RemovalReason};
+use crate::store::jobs::{
+    self as store, AttemptEnd, AttemptRef, AttemptState, JobRef, NewAttempt, NewJob, RemovalReason,
+};
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use std::io::{Read, Seek, SeekFrom};

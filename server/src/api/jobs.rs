@@ -44,9 +44,7 @@ pub fn named_spec(body: Value, path_name: Option<&str>) -> ApiResult<Value> {
     let obj = body.as_object_mut().ok_or_else(|| ApiError::bad_request("invalid request body: expected an object"))?;
     match obj.get("name").and_then(Value::as_str) {
         Some(given) if given != name => {
-            return Err(ApiError::bad_request(format!(
-                "name: the body names {given:?} but the path names {name:?}"
-            )))
+            return Err(ApiError::bad_request(format!("name: the body names {given:?} but the path names {name:?}")))
         }
         _ => {
             obj.insert("name".into(), Value::String(name.to_string()));

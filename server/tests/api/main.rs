@@ -6,7 +6,9 @@ mod helpers;
 
 mod auth;
 mod console;
+mod cronjobs;
 mod health;
+mod jobs;
 mod persistence;
 mod processes;
 mod roles;

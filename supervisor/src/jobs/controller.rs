@@ -400,7 +400,12 @@ impl Controller {
             *n = (*n).max(a.attempt + 1);
             let counted = matches!(
                 a.reason,
-                Some(AttemptReason::Failed | AttemptReason::SpawnFailed | AttemptReason::IndexFailed | AttemptReason::FailedJob)
+                Some(
+                    AttemptReason::Failed
+                        | AttemptReason::SpawnFailed
+                        | AttemptReason::IndexFailed
+                        | AttemptReason::FailedJob
+                )
             );
             if let (true, Some(i)) = (counted, a.index) {
                 *index_failures.entry(i).or_insert(0) += 1;
