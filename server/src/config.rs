@@ -1804,7 +1804,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("a-cron.toml".to_string(), "type"),
+                ("a-cron.toml".to_string(), "spec.job_template"),
                 ("b-broken.json".to_string(), ""),
                 ("c-typo.yaml".to_string(), "spec.commnd"),
                 ("c-typo.yaml".to_string(), "spec.command"),
@@ -1857,6 +1857,63 @@ mod tests {
         assert_eq!(keys(&errs), ["processes[0].type"]);
         let errs = toml("processes = [1]").expect_err("not a map");
         assert_eq!(keys(&errs), ["processes[0]"]);
+    }
+
+    #[test]
+    fn job_and_cronjob_problems_are_reported_with_their_keys() {
+        let errs = toml(
+            r#"
+[[processes]]
+type = "cronjob"
+[processes.spec]
+name = "c"
+schedule = "61 * * * *"
+time_zone = "Mars/Olympus"
+concurrency_policy = "Sometimes"
+[processes.spec.job_template]
+command = "true"
+
+[[processes]]
+type = "job"
+spec = { name = "j", command = "true", completion_mode = "Indexed" }
+
+[[processes]]
+type = "job"
+spec = { name = "j", command = "true" }
+
+[[processes]]
+type = "cronjob"
+extra = 1
+spec = { name = "d", schedule = "@every 1s", job_template = { command = "true", colour = "red" } }
+"#,
+        )
+        .expect_err("invalid jobs");
+        assert_eq!(
+            keys(&errs),
+            [
+                "processes[0].spec.concurrency_policy",
+                "processes[0].spec.schedule",
+                "processes[0].spec.time_zone",
+                "processes[1].spec.completions",
+                "processes[3].extra",
+                "processes[3].spec.job_template.colour",
+                "processes[2].spec.name",
+            ],
+            "{errs}"
+        );
+        assert!(message_for(&errs, "processes[2].spec.name").contains("duplicate job name"), "{errs}");
+        // Alone, the schedule and the time zone are reported, each under its key.
+        let errs = toml(
+            "[[processes]]\ntype = \"cronjob\"\nspec = { name = \"c\", schedule = \"61 * * * *\", time_zone = \"Mars/Olympus\", job_template = { command = \"true\" } }\n",
+        )
+        .expect_err("bad schedule");
+        assert_eq!(keys(&errs), ["processes[0].spec.schedule", "processes[0].spec.time_zone"], "{errs}");
+        // A job and a cronjob may share a name with a process: they are different kinds.
+        let c = toml(
+            "[[processes]]\ntype = \"process\"\nspec = { name = \"x\", command = \"true\" }\n[[processes]]\ntype = \"job\"\nspec = { name = \"x\", command = \"true\" }\n",
+        )
+        .expect("a process and a job named alike");
+        assert_eq!((c.processes.len(), c.jobs.len()), (1, 1));
     }
 
     #[test]
