@@ -170,13 +170,16 @@ pub struct Restored {
     pub closed_attempts: usize,
     /// Jobs closed as failed.
     pub closed_jobs: usize,
+    /// Attempts a crashed daemon left running that were killed.
+    pub killed_orphans: usize,
     /// Live jobs put back (finished or suspended).
     pub jobs: usize,
     /// Cronjobs added (configured and API-created).
     pub cronjobs: usize,
 }
 
-/// After a (re)start: closes the runs that were in flight when the previous daemon stopped
+/// After a (re)start: kills what a crashed daemon left running of its attempts (see
+/// [`supervisor::jobs::kill_orphaned_attempt`]), closes the runs that were in flight when the previous daemon stopped
 /// (attempts and jobs `Failed` with reason `DaemonRestart`: their processes died with
 /// it, or were killed at its shutdown), puts the live jobs back on the live list
 /// (finished ones until their TTL, suspended ones until resumed), adds the configured
@@ -191,6 +194,15 @@ pub async fn restore(
 ) -> Result<Restored, OpError> {
     let now = Utc::now();
     let mut report = Restored::default();
+    // A daemon that died without stopping its jobs left their attempts running, unmanaged.
+    for running in store::running_attempts(db).await? {
+        let a = &running.attempt;
+        let pid = a.pid.and_then(|p| u32::try_from(p).ok());
+        if pid.is_some_and(|pid| supervisor::jobs::kill_orphaned_attempt(pid, a.started_at)) {
+            tracing::warn!(job = %running.job_name, pid = a.pid, "killed an attempt left running by the previous daemon");
+            report.killed_orphans += 1;
+        }
+    }
     let closed = store::close_in_flight(
         db,
         &InFlight { reason: DAEMON_RESTART, at: now, adopted_attempts: &[], resumed_jobs: &[] },

@@ -322,3 +322,76 @@ async fn unknown_duplicate_and_invalid_jobs_are_refused() {
     assert!(msg.contains("path"), "{msg}");
     wait_job(&app, "named", "finished", finished).await;
 }
+
+/// A job in the config file runs when the daemon starts, is read-only through the API, and
+/// does not run again after a restart while it is still live (as applying a Kubernetes Job
+/// manifest again does not re-run it).
+#[tokio::test]
+async fn configured_jobs_run_once_and_are_read_only() {
+    let mut config = test_config();
+    let spec = serde_json::from_value(json!({ "name": "setup", "command": "echo configured" })).expect("spec");
+    config.jobs.push(server::config::JobEntry { spec, file: "provisr.toml".into() });
+    let app = TestApp::spawn_with(config).await;
+    let v = wait_job(&app, "setup", "succeeded", |v| phase(v) == "Succeeded").await;
+    assert_eq!(v["status"]["origin"]["source"], "config", "{v}");
+    let msg = expect_error(delete(&app, "/jobs/setup").await, StatusCode::CONFLICT).await;
+    assert!(msg.contains("config"), "{msg}");
+
+    let app = app.restart().await;
+    let v = get_ok(&app, "/jobs/setup").await;
+    assert_eq!(phase(&v), "Succeeded");
+    let history = get_ok(&app, "/jobs/setup/history").await;
+    assert_eq!(history["items"].as_array().map(Vec::len), Some(1), "not run again: {history}");
+    assert_eq!(stored_attempts(&app, "setup").await.len(), 1);
+}
+
+/// After a crash the daemon never stopped its attempts: the next one kills what still runs
+/// of them (the recorded pid and start time must match) and closes the job as failed.
+#[tokio::test]
+async fn attempts_left_running_by_a_crashed_daemon_are_killed_and_closed() {
+    use backend::store::jobs::{self as store, JobOrigin, JobPhase, JobRef, NewAttempt, NewJob};
+    use std::os::unix::process::CommandExt;
+    let mut app = TestApp::spawn().await;
+    app.shutdown().await;
+    // What a crashed daemon leaves: a running attempt in its own process group, recorded.
+    // (Tracked once the new daemon runs: the old one's end checks for leftovers.)
+    let marker = testkit::unique_marker();
+    let mut orphan =
+        std::process::Command::new("sleep").arg(&marker).process_group(0).spawn().expect("spawning the orphan");
+    let started_at = chrono::Utc::now();
+    let db = backend::db::connect(&format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
+        .await
+        .expect("store");
+    let mut status = store::JobStatus::pending();
+    (status.phase, status.active, status.start_time) = (JobPhase::Running, 1, Some(started_at));
+    let spec = json!({ "name": "orphan", "command": format!("sleep {marker}") });
+    let new = NewJob {
+        uid: store::new_uid(),
+        name: "orphan".into(),
+        origin: JobOrigin::Api,
+        cronjob: None,
+        spec,
+        status,
+        created_at: started_at,
+    };
+    store::upsert(&db, &new).await.expect("job row");
+    let attempt = NewAttempt { completion_index: None, attempt: 1, pid: Some(i64::from(orphan.id())), started_at };
+    store::insert_attempt(&db, JobRef::Live("orphan"), &attempt).await.expect("attempt row");
+    let _ = db.close().await;
+
+    let app = app.restart().await;
+    app.track(&marker);
+    let exit =
+        wait_for("the orphan to be killed", TIMEOUT, || std::future::ready(orphan.try_wait().ok().flatten())).await;
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&exit), Some(9), "killed by the new daemon");
+    let v = get_ok(&app, "/jobs/orphan").await;
+    assert_eq!(phase(&v), "Failed", "{v}");
+    assert_eq!(condition_reason(&v, "Failed"), Some("DaemonRestart"));
+    let attempts = stored_attempts(&app, "orphan").await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (attempts[0]["state"].as_str(), attempts[0]["reason"].as_str()),
+        (Some("failed"), Some("DaemonRestart"))
+    );
+    assert_eq!(v["attempts"][0]["reason"], "DaemonRestart");
+}
