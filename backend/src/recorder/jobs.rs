@@ -91,8 +91,12 @@ pub fn tail(path: &Path, max: u64) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// The last bytes of an attempt's stdout and stderr (8 KiB each), if any.
+/// The last bytes of an attempt's stdout and stderr (8 KiB each), if any; for an attempt
+/// that could not be spawned, why.
 pub(crate) fn excerpt(log_dir: Option<&Path>, job: &str, attempt: &Attempt) -> Excerpt {
+    if attempt.pid.is_none() {
+        return attempt.message.clone();
+    }
     let dir = log_dir?;
     let stem = attempt_instance(job, attempt.index, attempt.attempt);
     let half = (store::LOG_EXCERPT_MAX_BYTES / 2 - 64) as u64;
