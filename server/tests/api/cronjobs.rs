@@ -3,15 +3,17 @@
 //! cronjobs, and persistence across a restart (in-flight runs closed, a missed slot caught
 //! up) — on SQLite and on PostgreSQL.
 
-use crate::helpers::{expect_error, test_config, TestApp, TIMEOUT};
-use crate::jobs::{condition_reason, create_job, delete, get, get_ok, pg_config, phase, post, wait_job};
+use crate::helpers::{expect_error, TestApp, TIMEOUT};
+use crate::jobs::{
+    condition_reason, create_job, delete, get, get_ok, on_both_backends, phase, post, store_url, wait_job,
+};
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use server::config::{Config, CronJobEntry};
-use testkit::{sleepers, wait_for, wait_until, PgDatabase};
+use testkit::{sleepers, wait_for, wait_until};
 
 /// Creates a cronjob (asserts 201); its status.
 async fn create_cron(app: &TestApp, spec: Value) -> Value {
@@ -75,20 +77,18 @@ async fn every_second_fires_and_is_recorded(config: Config) {
     expect_error(delete(&app, "/cronjobs/tick").await, StatusCode::NOT_FOUND).await;
 }
 
-#[tokio::test]
-async fn sqlite_every_second_fires_and_is_recorded() {
-    every_second_fires_and_is_recorded(test_config()).await;
-}
+on_both_backends!(
+    every_second_fires_and_is_recorded,
+    six_field_schedules_and_time_zones,
+    history_limits_remove_old_jobs_from_the_live_list,
+    suspend_resume_and_trigger,
+    forbid_skips_an_overlapping_run_and_records_why,
+    configured_cronjobs_are_read_only_but_can_be_triggered,
+    restart_closes_in_flight_runs_and_catches_up,
+);
 
-#[tokio::test]
-async fn postgres_every_second_fires_and_is_recorded() {
-    let db = PgDatabase::create().await;
-    every_second_fires_and_is_recorded(pg_config(&db)).await;
-}
-
-#[tokio::test]
-async fn six_field_schedules_and_time_zones() {
-    let app = TestApp::spawn().await;
+async fn six_field_schedules_and_time_zones(config: Config) {
+    let app = TestApp::spawn_with(config.clone()).await;
     create_cron(
         &app,
         json!({ "name": "secs", "schedule": "*/1 * * * * *", "time_zone": "Asia/Kolkata",
@@ -154,9 +154,8 @@ async fn six_field_schedules_and_time_zones() {
     }
 }
 
-#[tokio::test]
-async fn history_limits_remove_old_jobs_from_the_live_list() {
-    let app = TestApp::spawn().await;
+async fn history_limits_remove_old_jobs_from_the_live_list(config: Config) {
+    let app = TestApp::spawn_with(config.clone()).await;
     create_cron(
         &app,
         json!({ "name": "keep1", "schedule": "@every 1s", "successful_jobs_history_limit": 1,
@@ -178,9 +177,7 @@ async fn history_limits_remove_old_jobs_from_the_live_list() {
     })
     .await;
     let live = v["jobs"][0]["name"].as_str().expect("name").to_string();
-    let store = backend::db::connect(&format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
-        .await
-        .expect("store");
+    let store = backend::db::connect(&store_url(&app, &config)).await.expect("store");
     let page = backend::store::jobs::history(
         &store,
         &backend::store::jobs::HistoryQuery { name: None, cronjob: Some("keep1"), before: None, limit: 100 },
@@ -202,9 +199,8 @@ async fn history_limits_remove_old_jobs_from_the_live_list() {
     }
 }
 
-#[tokio::test]
-async fn suspend_resume_and_trigger() {
-    let app = TestApp::spawn().await;
+async fn suspend_resume_and_trigger(config: Config) {
+    let app = TestApp::spawn_with(config.clone()).await;
     create_cron(
         &app,
         json!({ "name": "manual", "schedule": "0 0 1 1 *", "job_template": { "command": "echo by hand" } }),
@@ -229,9 +225,7 @@ async fn suspend_resume_and_trigger() {
     assert_eq!(v["suspended"], false);
     assert!(v["next_schedule_time"].is_string(), "{v}");
     let stored = wait_for("last success recorded", TIMEOUT, || async {
-        let store = backend::db::connect(&format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
-            .await
-            .ok()?;
+        let store = backend::db::connect(&store_url(&app, &config)).await.ok()?;
         let c = backend::store::cronjobs::get(&store, "manual").await.ok()??;
         c.last_successful_time.is_some().then_some(c)
     })
@@ -240,9 +234,8 @@ async fn suspend_resume_and_trigger() {
     assert_eq!(stored.last_schedule_time, None, "a trigger does not move the last schedule time");
 }
 
-#[tokio::test]
-async fn forbid_skips_an_overlapping_run_and_records_why() {
-    let app = TestApp::spawn().await;
+async fn forbid_skips_an_overlapping_run_and_records_why(config: Config) {
+    let app = TestApp::spawn_with(config.clone()).await;
     let marker = app.marker();
     create_cron(
         &app,
@@ -262,8 +255,7 @@ async fn forbid_skips_an_overlapping_run_and_records_why() {
     assert!(sleepers(&marker).is_empty());
 }
 
-fn config_with_cronjob(schedule: &str, command: &str) -> Config {
-    let mut config = test_config();
+fn config_with_cronjob(mut config: Config, schedule: &str, command: &str) -> Config {
     let spec = serde_json::from_value(json!({
         "name": "configured", "schedule": schedule, "job_template": { "command": command }
     }))
@@ -272,9 +264,8 @@ fn config_with_cronjob(schedule: &str, command: &str) -> Config {
     config
 }
 
-#[tokio::test]
-async fn configured_cronjobs_are_read_only_but_can_be_triggered() {
-    let app = TestApp::spawn_with(config_with_cronjob("0 0 1 1 *", "true")).await;
+async fn configured_cronjobs_are_read_only_but_can_be_triggered(config: Config) {
+    let app = TestApp::spawn_with(config_with_cronjob(config, "0 0 1 1 *", "true")).await;
     let v = get_ok(&app, "/cronjobs/configured").await;
     assert_eq!(v["status"]["from_config"], true);
     let msg = expect_error(delete(&app, "/cronjobs/configured").await, StatusCode::CONFLICT).await;
@@ -310,11 +301,7 @@ async fn set_last_schedule_time(url: &str, name: &str, t: DateTime<Utc>) {
 
 async fn restart_closes_in_flight_runs_and_catches_up(config: Config) {
     let app = TestApp::spawn_with(config.clone()).await;
-    let url = config
-        .store
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()));
+    let url = store_url(&app, &config);
     let marker = app.marker();
     create_job(&app, json!({ "name": "long", "command": format!("sleep {marker}"), "stop_timeout": "2s" })).await;
     create_job(&app, json!({ "name": "done", "command": "echo finished" })).await;
@@ -363,15 +350,4 @@ async fn restart_closes_in_flight_runs_and_catches_up(config: Config) {
     // A job deleted after the restart is removed like any other.
     assert_eq!(delete(&app, "/jobs/long").await.status(), StatusCode::OK);
     expect_error(get(&app, "/jobs/long").await, StatusCode::NOT_FOUND).await;
-}
-
-#[tokio::test]
-async fn sqlite_restart_closes_in_flight_runs_and_catches_up() {
-    restart_closes_in_flight_runs_and_catches_up(test_config()).await;
-}
-
-#[tokio::test]
-async fn postgres_restart_closes_in_flight_runs_and_catches_up() {
-    let db = PgDatabase::create().await;
-    restart_closes_in_flight_runs_and_catches_up(pg_config(&db)).await;
 }

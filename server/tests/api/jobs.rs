@@ -126,26 +126,59 @@ async fn completions_and_parallelism(config: Config) {
     assert!(msg.contains("already exists"), "{msg}");
 }
 
-#[tokio::test]
-async fn sqlite_completions_and_parallelism() {
-    completions_and_parallelism(test_config()).await;
-}
-
-#[tokio::test]
-async fn postgres_completions_and_parallelism() {
-    let db = PgDatabase::create().await;
-    completions_and_parallelism(pg_config(&db)).await;
-}
-
+/// The test configuration on a PostgreSQL database.
 pub fn pg_config(db: &PgDatabase) -> Config {
     let mut config = test_config();
     config.store.url = Some(db.url());
     config
 }
 
-#[tokio::test]
-async fn parallel_attempts_run_at_the_same_time() {
-    let app = TestApp::spawn().await;
+/// The store URL of an app started with `config`.
+pub fn store_url(app: &TestApp, config: &Config) -> String {
+    config
+        .store
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
+}
+
+/// Runs each `async fn scenario(Config)` on SQLite and on PostgreSQL, as the tests
+/// `scenario::sqlite` and `scenario::postgres`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$scenario(crate::helpers::test_config()).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    let db = testkit::PgDatabase::create().await;
+                    super::$scenario(crate::jobs::pg_config(&db)).await;
+                }
+            }
+        )+
+    };
+}
+pub(crate) use on_both_backends;
+
+on_both_backends!(
+    completions_and_parallelism,
+    parallel_attempts_run_at_the_same_time,
+    indexed_jobs_complete_each_index_once,
+    the_backoff_limit_fails_the_job,
+    the_active_deadline_kills_running_attempts,
+    the_ttl_removes_a_finished_job_from_the_live_list_only,
+    suspend_and_resume_a_job,
+    unknown_duplicate_and_invalid_jobs_are_refused,
+    configured_jobs_run_once_and_are_read_only,
+    attempts_left_running_by_a_crashed_daemon_are_killed_and_closed,
+);
+
+async fn parallel_attempts_run_at_the_same_time(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     let marker = app.marker();
     create_job(
         &app,
@@ -168,9 +201,8 @@ async fn parallel_attempts_run_at_the_same_time() {
     assert!(attempts.iter().all(|a| a["state"] == "failed" && a["reason"] == "Deleted"), "{attempts:?}");
 }
 
-#[tokio::test]
-async fn indexed_jobs_complete_each_index_once() {
-    let app = TestApp::spawn().await;
+async fn indexed_jobs_complete_each_index_once(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     create_job(
         &app,
         json!({
@@ -193,9 +225,8 @@ async fn indexed_jobs_complete_each_index_once() {
     assert_eq!(indexes, [0, 1, 2]);
 }
 
-#[tokio::test]
-async fn the_backoff_limit_fails_the_job() {
-    let app = TestApp::spawn().await;
+async fn the_backoff_limit_fails_the_job(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     create_job(
         &app,
         json!({ "name": "flaky", "command": "sh -c 'exit 3'", "backoff_limit": 2, "backoff_base": "50ms" }),
@@ -220,9 +251,8 @@ async fn the_backoff_limit_fails_the_job() {
     assert!(reasons.contains(&"BackoffLimitExceeded"), "{stored}");
 }
 
-#[tokio::test]
-async fn the_active_deadline_kills_running_attempts() {
-    let app = TestApp::spawn().await;
+async fn the_active_deadline_kills_running_attempts(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     let marker = app.marker();
     create_job(
         &app,
@@ -240,9 +270,8 @@ async fn the_active_deadline_kills_running_attempts() {
     assert!(attempts.iter().all(|a| a["reason"] == "DeadlineExceeded" && a["signal"] == 15), "{attempts:?}");
 }
 
-#[tokio::test]
-async fn the_ttl_removes_a_finished_job_from_the_live_list_only() {
-    let app = TestApp::spawn().await;
+async fn the_ttl_removes_a_finished_job_from_the_live_list_only(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     create_job(&app, json!({ "name": "brief", "command": "true", "ttl_seconds_after_finished": 1 })).await;
     wait_for("the TTL to remove the job", TIMEOUT, || async {
         (get(&app, "/jobs/brief").await.status() == StatusCode::NOT_FOUND).then_some(())
@@ -262,9 +291,8 @@ async fn the_ttl_removes_a_finished_job_from_the_live_list_only() {
     assert_eq!(history["items"][0]["removed"], Value::Null, "the newest is live");
 }
 
-#[tokio::test]
-async fn suspend_and_resume_a_job() {
-    let app = TestApp::spawn().await;
+async fn suspend_and_resume_a_job(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     let marker = app.marker();
     create_job(&app, json!({ "name": "pausable", "command": format!("sleep {marker}"), "stop_timeout": "2s" })).await;
     wait_until("the attempt running", TIMEOUT, || sleepers(&marker).len() == 1).await;
@@ -283,9 +311,8 @@ async fn suspend_and_resume_a_job() {
     assert_eq!(delete(&app, "/jobs/pausable").await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn unknown_duplicate_and_invalid_jobs_are_refused() {
-    let app = TestApp::spawn().await;
+async fn unknown_duplicate_and_invalid_jobs_are_refused(config: Config) {
+    let app = TestApp::spawn_with(config).await;
     for path in ["/jobs/nope", "/jobs/nope/history", "/jobs/nope/attempts", "/jobs/nope/logs"] {
         let msg = expect_error(get(&app, path).await, StatusCode::NOT_FOUND).await;
         assert!(msg.contains("no job named \"nope\""), "{path}: {msg}");
@@ -326,9 +353,7 @@ async fn unknown_duplicate_and_invalid_jobs_are_refused() {
 /// A job in the config file runs when the daemon starts, is read-only through the API, and
 /// does not run again after a restart while it is still live (as applying a Kubernetes Job
 /// manifest again does not re-run it).
-#[tokio::test]
-async fn configured_jobs_run_once_and_are_read_only() {
-    let mut config = test_config();
+async fn configured_jobs_run_once_and_are_read_only(mut config: Config) {
     let spec = serde_json::from_value(json!({ "name": "setup", "command": "echo configured" })).expect("spec");
     config.jobs.push(server::config::JobEntry { spec, file: "provisr.toml".into() });
     let app = TestApp::spawn_with(config).await;
@@ -347,11 +372,11 @@ async fn configured_jobs_run_once_and_are_read_only() {
 
 /// After a crash the daemon never stopped its attempts: the next one kills what still runs
 /// of them (the recorded pid and start time must match) and closes the job as failed.
-#[tokio::test]
-async fn attempts_left_running_by_a_crashed_daemon_are_killed_and_closed() {
+async fn attempts_left_running_by_a_crashed_daemon_are_killed_and_closed(config: Config) {
     use backend::store::jobs::{self as store, JobOrigin, JobPhase, JobRef, NewAttempt, NewJob};
     use std::os::unix::process::CommandExt;
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_with(config.clone()).await;
+    let url = store_url(&app, &config);
     app.shutdown().await;
     // What a crashed daemon leaves: a running attempt in its own process group, recorded.
     // (Tracked once the new daemon runs: the old one's end checks for leftovers.)
@@ -359,9 +384,7 @@ async fn attempts_left_running_by_a_crashed_daemon_are_killed_and_closed() {
     let mut orphan =
         std::process::Command::new("sleep").arg(&marker).process_group(0).spawn().expect("spawning the orphan");
     let started_at = chrono::Utc::now();
-    let db = backend::db::connect(&format!("sqlite://{}?mode=rwc", app.data_dir.join("provisr.db").display()))
-        .await
-        .expect("store");
+    let db = backend::db::connect(&url).await.expect("store");
     let mut status = store::JobStatus::pending();
     (status.phase, status.active, status.start_time) = (JobPhase::Running, 1, Some(started_at));
     let spec = json!({ "name": "orphan", "command": format!("sleep {marker}") });
