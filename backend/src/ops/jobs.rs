@@ -3,7 +3,7 @@
 
 use super::OpError;
 use crate::auth::{Permission, Principal};
-use crate::recorder::jobs::{attempt_instance, parse_reason, tail};
+use crate::recorder::jobs::{parse_reason, tail};
 use crate::state::AppState;
 use crate::store::cronjobs;
 use crate::store::jobs::{self as store, HistoryQuery, InFlight, JobRef, RemovalReason, StoredAttempt, StoredJob};
@@ -156,7 +156,7 @@ pub async fn logs(st: &AppState, who: &Principal, name: &str, q: &LogQuery) -> R
     let Some(dir) = &st.job_log_dir else {
         return Ok(String::new());
     };
-    let path = dir.join(format!("{}.{stream}.log", attempt_instance(name, chosen.index, chosen.attempt)));
+    let path = supervisor::jobs::attempt_log_path(dir, name, chosen.index, chosen.attempt, stream);
     let max = q.tail.unwrap_or(64 * 1024).clamp(1, MAX_LOG_TAIL);
     tokio::task::spawn_blocking(move || tail(&path, max).unwrap_or_default())
         .await

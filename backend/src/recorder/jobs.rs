@@ -70,14 +70,6 @@ pub fn parse_reason(s: &str) -> Option<AttemptReason> {
     serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
-/// The file name stem of an attempt's logs (as the jobs controller names them).
-pub fn attempt_instance(job: &str, index: Option<u32>, attempt: u32) -> String {
-    match index {
-        Some(i) => format!("{job}-{i}-{attempt}"),
-        None => format!("{job}-{attempt}"),
-    }
-}
-
 /// The end of a file, at most `max` bytes, lossily decoded; `None` when absent or empty.
 pub fn tail(path: &Path, max: u64) -> Option<String> {
     let mut f = std::fs::File::open(path).ok()?;
@@ -98,10 +90,10 @@ pub(crate) fn excerpt(log_dir: Option<&Path>, job: &str, attempt: &Attempt) -> E
         return attempt.message.clone();
     }
     let dir = log_dir?;
-    let stem = attempt_instance(job, attempt.index, attempt.attempt);
+    let path = |stream| supervisor::jobs::attempt_log_path(dir, job, attempt.index, attempt.attempt, stream);
     let half = (store::LOG_EXCERPT_MAX_BYTES / 2 - 64) as u64;
-    let out = tail(&dir.join(format!("{stem}.stdout.log")), half);
-    let err = tail(&dir.join(format!("{stem}.stderr.log")), half);
+    let out = tail(&path("stdout"), half);
+    let err = tail(&path("stderr"), half);
     match (out, err) {
         (None, None) => None,
         (Some(o), None) => Some(o),
@@ -288,8 +280,9 @@ mod tests {
     }
 
     #[test]
-    fn attempt_log_stems_follow_the_controller() {
-        assert_eq!(attempt_instance("j", None, 0), "j-0");
-        assert_eq!(attempt_instance("j", Some(3), 1), "j-3-1");
+    fn attempt_logs_live_in_their_job_s_directory() {
+        let p = |i, n| supervisor::jobs::attempt_log_path(Path::new("/l"), "j", i, n, "stdout");
+        assert_eq!(p(None, 0), Path::new("/l/j/j-0.stdout.log"));
+        assert_eq!(p(Some(3), 1), Path::new("/l/j/j-3-1.stdout.log"));
     }
 }

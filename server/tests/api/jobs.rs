@@ -272,7 +272,7 @@ async fn the_active_deadline_kills_running_attempts(config: Config) {
 
 async fn the_ttl_removes_a_finished_job_from_the_live_list_only(config: Config) {
     let app = TestApp::spawn_with(config).await;
-    create_job(&app, json!({ "name": "brief", "command": "true", "ttl_seconds_after_finished": 1 })).await;
+    create_job(&app, json!({ "name": "brief", "command": "echo first", "ttl_seconds_after_finished": 1 })).await;
     wait_for("the TTL to remove the job", TIMEOUT, || async {
         (get(&app, "/jobs/brief").await.status() == StatusCode::NOT_FOUND).then_some(())
     })
@@ -284,8 +284,10 @@ async fn the_ttl_removes_a_finished_job_from_the_live_list_only(config: Config) 
     assert_eq!(row["status"]["phase"], "Succeeded", "{row}");
     assert_eq!(row["removed"]["reason"], "ttl");
     // The name is free again: a new job under it gets a new history row.
-    create_job(&app, json!({ "name": "brief", "command": "true" })).await;
+    create_job(&app, json!({ "name": "brief", "command": "echo second" })).await;
     wait_job(&app, "brief", "finished", finished).await;
+    let logs = get_ok(&app, "/jobs/brief/logs").await;
+    assert_eq!(logs["lines"], json!(["second"]), "the new job's log holds only its own output");
     let history = get_ok(&app, "/jobs/brief/history").await;
     assert_eq!(history["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(history["items"][0]["removed"], Value::Null, "the newest is live");

@@ -39,8 +39,10 @@ const MISSED_WARNING: u64 = 100;
 /// How the jobs controller is set up.
 #[derive(Clone, Debug, Default)]
 pub struct JobsConfig {
-    /// If set, each attempt's stdout and stderr are appended to
-    /// `<log_dir>/<job>[-<index>]-<attempt>.stdout.log` and `.stderr.log`.
+    /// If set, each attempt's stdout and stderr are written to
+    /// `<log_dir>/<job>/<job>[-<index>]-<attempt>.stdout.log` and `.stderr.log` (see
+    /// [`super::attempt_log_path`]). A job's directory is emptied when a new job of the
+    /// name is created, so it only ever holds the current job's attempts.
     pub log_dir: Option<PathBuf>,
 }
 
@@ -328,6 +330,15 @@ impl Controller {
             return Err(Error::AlreadyExists(spec.name));
         }
         let name = spec.name.clone();
+        if let Some(dir) = &self.log_dir {
+            // A job of this name that was removed left its attempts' logs (their ends are in
+            // the history): start afresh rather than append to them.
+            match std::fs::remove_dir_all(dir.join(&name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(job = %name, "removing the logs of an earlier job: {e}"),
+            }
+        }
         let mut job = Job {
             uid: self.next_uid(),
             status: JobStatus {
@@ -563,7 +574,7 @@ impl Controller {
 
     /// Spawns an attempt in `slot` (a new slot, or one restarting in place).
     fn spawn_attempt(&mut self, name: &str, slot_id: u64, index: Option<u32>) {
-        let log_dir = self.log_dir.clone();
+        let log_dir = self.log_dir.as_ref().map(|d| d.join(name));
         let job = self.jobs.get_mut(name).expect("spawn_attempt: the job exists");
         let count = job.attempt_counts.entry(index).or_insert(0);
         let attempt_no = *count;

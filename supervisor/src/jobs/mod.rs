@@ -116,6 +116,22 @@ pub enum RemoveReason {
     Replaced,
 }
 
+/// Where an attempt's `stream` (`"stdout"` or `"stderr"`) is written, under the
+/// controller's [`JobsConfig::log_dir`]: `<log_dir>/<job>/<job>[-<index>]-<attempt>.<stream>.log`.
+pub fn attempt_log_path(
+    log_dir: &std::path::Path,
+    job: &str,
+    index: Option<u32>,
+    attempt: u32,
+    stream: &str,
+) -> std::path::PathBuf {
+    let stem = match index {
+        Some(i) => format!("{job}-{i}-{attempt}"),
+        None => format!("{job}-{attempt}"),
+    };
+    log_dir.join(job).join(format!("{stem}.{stream}.log"))
+}
+
 /// After a daemon died without stopping its jobs (a crash, `kill -9`), an attempt it
 /// recorded as running may still run, unmanaged. If the process `pid` is alive, leads its
 /// own process group (attempts are spawned into one) and started within two seconds of
