@@ -132,9 +132,15 @@ impl Application {
 
         let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
         let restored = match backend::ops::processes::restore(&db, &supervisor, &entries).await {
-            Ok(()) => backend::ops::jobs::restore(&db, &jobs, &config.jobs_specs(), &config.cronjob_specs())
-                .await
-                .map_err(|e| anyhow::Error::from(e).context("restoring jobs and cronjobs")),
+            Ok(()) => backend::ops::jobs::restore(
+                &db,
+                &jobs,
+                &config.jobs_specs(),
+                &config.cronjob_specs(),
+                Some(&job_log_dir),
+            )
+            .await
+            .map_err(|e| anyhow::Error::from(e).context("restoring jobs and cronjobs")),
             Err(e) => Err(anyhow::Error::from(e).context("restoring processes")),
         };
         match restored {

@@ -185,12 +185,14 @@ pub struct Restored {
 /// (finished ones until their TTL, suspended ones until resumed), adds the configured
 /// cronjobs and the API-created ones from the store with their `last_schedule_time` (so
 /// the most recent missed run is caught up within `starting_deadline_seconds`), and
-/// creates the configured jobs that are not live already.
+/// creates the configured jobs that are not live already. Log directories of jobs that are
+/// not live are deleted.
 pub async fn restore(
     db: &DatabaseConnection,
     jobs: &JobsHandle,
     config_jobs: &[JobSpec],
     config_cronjobs: &[CronJobSpec],
+    job_log_dir: Option<&std::path::Path>,
 ) -> Result<Restored, OpError> {
     let now = Utc::now();
     let mut report = Restored::default();
@@ -281,6 +283,20 @@ pub async fn restore(
         jobs.create_job(spec.clone(), JobOrigin::Config)
             .await
             .map_err(|e| OpError::Invalid(vec![(format!("jobs.{}", spec.name), e.to_string())]))?;
+    }
+    if let Some(dir) = job_log_dir {
+        // The previous daemon's removed jobs may have left their log directories.
+        let live: BTreeSet<String> = jobs.list_jobs().await.map_err(job_error)?.into_iter().map(|j| j.name).collect();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.path().is_dir() && !live.contains(&name) {
+                    if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                        tracing::warn!(dir = %entry.path().display(), "removing the logs of a job that is gone: {e}");
+                    }
+                }
+            }
+        }
     }
     Ok(report)
 }

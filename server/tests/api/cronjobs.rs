@@ -306,6 +306,11 @@ async fn restart_closes_in_flight_runs_and_catches_up(config: Config) {
     create_job(&app, json!({ "name": "long", "command": format!("sleep {marker}"), "stop_timeout": "2s" })).await;
     create_job(&app, json!({ "name": "done", "command": "echo finished" })).await;
     wait_job(&app, "done", "succeeded", |v| phase(v) == "Succeeded").await;
+    create_job(&app, json!({ "name": "gone", "command": "echo bye" })).await;
+    wait_job(&app, "gone", "succeeded", |v| phase(v) == "Succeeded").await;
+    assert_eq!(delete(&app, "/jobs/gone").await.status(), StatusCode::OK);
+    let logs = app.data_dir.join("logs").join("jobs");
+    assert!(logs.join("gone").is_dir(), "a removed job's logs are kept a while");
     wait_until("the long job running", TIMEOUT, || sleepers(&marker).len() == 1).await;
     // Hourly, at minute 0; and a twin whose missed slot is past its starting deadline.
     create_cron(&app, json!({ "name": "hourly", "schedule": "0 * * * *", "job_template": { "command": "true" } }))
@@ -328,6 +333,8 @@ async fn restart_closes_in_flight_runs_and_catches_up(config: Config) {
     }
 
     let app = app.restart().await;
+    assert!(!logs.join("gone").exists(), "the logs of jobs that are gone are swept at start");
+    assert!(logs.join("done").is_dir(), "a live job keeps its logs");
     // The run in flight is closed, not re-run: Failed with DaemonRestart, visible.
     let v = get_ok(&app, "/jobs/long").await;
     assert_eq!(phase(&v), "Failed", "{v}");

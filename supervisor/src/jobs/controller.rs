@@ -33,6 +33,10 @@ use tokio_util::time::delay_queue::{DelayQueue, Key};
 /// The longest delay a timer is armed for (the delay queue cannot hold more).
 const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// How long a removed job's log directory is kept (the recorder reads the end of each
+/// attempt's output for the history well before).
+const LOG_GRACE: Duration = Duration::from_secs(60);
+
 /// More missed schedule times than this raise [`CronChange::TooManyMissed`].
 const MISSED_WARNING: u64 = 100;
 
@@ -42,7 +46,9 @@ pub struct JobsConfig {
     /// If set, each attempt's stdout and stderr are written to
     /// `<log_dir>/<job>/<job>[-<index>]-<attempt>.stdout.log` and `.stderr.log` (see
     /// [`super::attempt_log_path`]). A job's directory is emptied when a new job of the
-    /// name is created, so it only ever holds the current job's attempts.
+    /// name is created, so it only ever holds the current job's attempts, and deleted a
+    /// minute after the job left the live list (the history keeps the end of each
+    /// attempt's output).
     pub log_dir: Option<PathBuf>,
 }
 
@@ -189,6 +195,9 @@ enum Timer {
     Kill { job: String, uid: u64, slot: u64 },
     /// `OnFailure`: restart the slot in place.
     Restart { job: String, uid: u64, slot: u64 },
+    /// A removed job's logs have been kept long enough: delete them, unless a new job of
+    /// the name exists (whose logs they are by now).
+    PurgeLogs { job: String },
     /// A cronjob's schedule time.
     Fire { cron: String, uid: u64, scheduled: DateTime<Utc> },
 }
@@ -331,13 +340,9 @@ impl Controller {
         }
         let name = spec.name.clone();
         if let Some(dir) = &self.log_dir {
-            // A job of this name that was removed left its attempts' logs (their ends are in
-            // the history): start afresh rather than append to them.
-            match std::fs::remove_dir_all(dir.join(&name)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(job = %name, "removing the logs of an earlier job: {e}"),
-            }
+            // A job of this name that was removed may have left its attempts' logs (their
+            // ends are in the history): start afresh rather than append to them.
+            remove_logs(&dir.join(&name));
         }
         let mut job = Job {
             uid: self.next_uid(),
@@ -873,6 +878,9 @@ impl Controller {
         let Some(job) = self.jobs.remove(name) else {
             return;
         };
+        if self.log_dir.is_some() {
+            self.timers.insert(Timer::PurgeLogs { job: name.to_string() }, LOG_GRACE);
+        }
         self.seq = self.bus.publish(
             name,
             EventKind::Job(Box::new(JobEvent { change: JobChange::Removed { reason }, job: None })),
@@ -914,6 +922,11 @@ impl Controller {
                 self.begin_finish(&job, Err(FailReason::DeadlineExceeded));
             }
             Timer::Ttl { job, uid } if live(&self.jobs, &job, uid) => self.remove_job(&job, RemoveReason::Ttl),
+            Timer::PurgeLogs { job } if !self.jobs.contains_key(&job) => {
+                if let Some(dir) = &self.log_dir {
+                    remove_logs(&dir.join(&job));
+                }
+            }
             Timer::Kill { job, uid, slot } if live(&self.jobs, &job, uid) => {
                 let Some(s) = self.job_mut(&job).slots.get_mut(&slot) else { return };
                 s.timer = None;
@@ -1241,6 +1254,15 @@ fn attempt_spec(spec: &JobSpec, instance: &str, index: Option<u32>) -> ProcessSp
     p.stop_signal = spec.stop_signal;
     p.stop_timeout = spec.stop_timeout;
     p
+}
+
+/// Deletes a job's log directory (a missing one is fine).
+fn remove_logs(dir: &std::path::Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(dir = %dir.display(), "removing a job's logs: {e}"),
+    }
 }
 
 fn owned_by(job: &Job, cron: &str) -> bool {

@@ -103,3 +103,41 @@ async fn only_finished_or_suspended_jobs_are_restored_once() {
     assert_eq!(h.jobs.restore_job(done).await, Err(Error::AlreadyExists("d".into())));
     h.shutdown().await;
 }
+
+/// Waits (without a timeout: under paused time it would be jumped to) for `name` to finish.
+async fn finished_paused(h: &mut Harness, name: &str) {
+    loop {
+        let e = h.events.recv().await.expect("events");
+        if let (true, EventKind::Job(j)) = (e.name == name, &e.kind) {
+            if matches!(j.change, JobChange::Finished { .. }) {
+                return;
+            }
+        }
+    }
+}
+
+/// A removed job's log directory is deleted a minute later, unless a new job of the name
+/// writes there by then. (Paused time jumps ahead whenever the runtime waits on a real
+/// process, so the job whose grace period is measured is removed after the last such wait.)
+#[tokio::test(start_paused = true)]
+async fn removed_jobs_logs_are_purged_after_a_grace_period() {
+    let mut h = start();
+    let logs = h.path("logs");
+    h.jobs.create_job(job("twice", "echo first"), JobOrigin::Api).await.expect("create");
+    finished_paused(&mut h, "twice").await;
+    h.jobs.delete_job("twice").await.expect("delete");
+    h.jobs.create_job(job("twice", "echo again"), JobOrigin::Api).await.expect("re-create");
+    finished_paused(&mut h, "twice").await;
+    h.jobs.create_job(job("once", "echo hi"), JobOrigin::Api).await.expect("create");
+    finished_paused(&mut h, "once").await;
+    assert!(logs.join("once").join("once-0.stdout.log").is_file());
+    h.jobs.delete_job("once").await.expect("delete");
+
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    assert!(logs.join("once").is_dir(), "kept during the grace period");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!logs.join("once").exists(), "purged after the grace period");
+    let log = std::fs::read_to_string(logs.join("twice").join("twice-0.stdout.log")).expect("the new job's log");
+    assert_eq!(log, "again\n", "a new job of the name keeps its own logs (and only those)");
+    h.shutdown().await;
+}
