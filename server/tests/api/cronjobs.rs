@@ -168,6 +168,16 @@ async fn history_limits_remove_old_jobs_from_the_live_list(config: Config) {
     })
     .await;
     assert_eq!(post(&app, "/cronjobs/keep1/suspend", None).await.status(), StatusCode::OK);
+    // The history pages newest first, without overlap.
+    let first = get_ok(&app, "/cronjobs/keep1/history?limit=2").await;
+    let before = first["next_before"].as_i64().expect("more than one page");
+    let second = get_ok(&app, &format!("/cronjobs/keep1/history?limit=2&before={before}")).await;
+    let ids =
+        |p: &Value| p["items"].as_array().expect("items").iter().filter_map(|f| f["id"].as_i64()).collect::<Vec<_>>();
+    let (a, b) = (ids(&first), ids(&second));
+    assert_eq!(a.len(), 2);
+    assert!(a.windows(2).all(|w| w[0] > w[1]) && b.iter().all(|id| *id < a[1]), "{a:?} then {b:?}");
+    expect_error(get(&app, "/cronjobs/keep1/history?limit=0").await, StatusCode::BAD_REQUEST).await;
     // Once the last run has finished, exactly one finished job is live; the older ones
     // left the live list for the history limit but stay in the history.
     let v = wait_for("one finished job live", TIMEOUT, || async {
