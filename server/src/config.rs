@@ -1789,6 +1789,15 @@ mod tests {
             ]
         );
         assert_eq!(c.processes[2].spec.instances, 3);
+        // Program files may hold a job or a cronjob too.
+        assert_eq!(c.cronjobs.len(), 1);
+        assert_eq!(
+            (c.cronjobs[0].spec.name.as_str(), &c.cronjobs[0].file),
+            ("report", &programs.join("40-report.yaml"))
+        );
+        assert_eq!(c.cronjobs[0].spec.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(c.jobs.len(), 1);
+        assert_eq!((c.jobs[0].spec.name.as_str(), c.jobs[0].spec.completions), ("migrate", Some(2)));
     }
 
     #[test]
