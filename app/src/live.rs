@@ -67,7 +67,7 @@ impl Live {
 /// below the current sequence number are already reflected and are ignored.
 pub fn apply(table: &mut BTreeMap<String, ProcessInfo>, seq: &mut u64, msg: WsMessage) -> bool {
     match msg {
-        WsMessage::Snapshot { seq: s, processes } => {
+        WsMessage::Snapshot { seq: s, processes, .. } => {
             *table = processes.into_iter().map(|p| (p.name.clone(), p)).collect();
             *seq = s;
             true
@@ -197,7 +197,11 @@ mod tests {
     fn snapshot_then_events_in_order() {
         let mut t = BTreeMap::new();
         let mut seq = 0;
-        assert!(apply(&mut t, &mut seq, WsMessage::Snapshot { seq: 5, processes: vec![p("a", "running")] }));
+        assert!(apply(
+            &mut t,
+            &mut seq,
+            WsMessage::Snapshot { seq: 5, processes: vec![p("a", "running")], jobs: vec![], cronjobs: vec![] }
+        ));
         assert!(!apply(&mut t, &mut seq, ev(5, "a", "exited", Some(p("a", "exited")))), "already reflected");
         assert_eq!(t["a"].state, "running");
         assert!(apply(&mut t, &mut seq, ev(6, "a", "exited", Some(p("a", "exited")))));

@@ -52,6 +52,12 @@ pub enum WsMessage {
         seq: u64,
         /// Every instance, by name.
         processes: Vec<ProcessInfo>,
+        /// Every live job's status (`supervisor::jobs::JobStatus` as JSON), by name.
+        #[serde(default)]
+        jobs: Vec<serde_json::Value>,
+        /// Every cronjob's status (`supervisor::cron::CronJobStatus` as JSON), by name.
+        #[serde(default)]
+        cronjobs: Vec<serde_json::Value>,
     },
     /// One change, in order (`seq` is one more than the previous message's).
     Event {
@@ -170,7 +176,7 @@ mod tests {
 
     #[test]
     fn ws_message_shape() {
-        let m = WsMessage::Snapshot { seq: 4, processes: vec![] };
+        let m = WsMessage::Snapshot { seq: 4, processes: vec![], jobs: vec![], cronjobs: vec![] };
         let v = serde_json::to_value(&m).expect("json");
         assert_eq!(v["type"], "snapshot");
         assert_eq!(v["seq"], 4);

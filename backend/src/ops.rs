@@ -3,8 +3,10 @@
 //! changes that must survive a crash — returns only once the change is persisted.
 
 pub mod clients;
+pub mod cronjobs;
 pub mod groups;
 pub mod history;
+pub mod jobs;
 pub mod processes;
 pub mod users;
 

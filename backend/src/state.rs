@@ -5,7 +5,7 @@ use crate::ops::groups::Group;
 use crate::recorder::RecorderHandle;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
-use supervisor::SupervisorHandle;
+use supervisor::{JobsHandle, SupervisorHandle};
 
 /// Shared server-side state: handles, not locks.
 #[derive(Clone, Debug)]
@@ -16,6 +16,10 @@ pub struct AppState {
     pub supervisor: SupervisorHandle,
     /// Authentication.
     pub auth: Arc<Auth>,
+    /// The jobs and cronjobs controller.
+    pub jobs: JobsHandle,
+    /// Where job attempts' logs are written (`None`: discarded).
+    pub job_log_dir: Option<std::path::PathBuf>,
     /// Persistence progress of the supervisor's events.
     pub recorder: RecorderHandle,
     /// The configured `[[groups]]`.

@@ -3,8 +3,10 @@
 //! handler is a thin adapter over `backend::ops`.
 
 mod auth;
+mod cronjobs;
 mod groups;
 mod history;
+mod jobs;
 mod logs;
 pub mod openapi;
 mod processes;
@@ -41,6 +43,25 @@ fn routes() -> Routes {
         .get("/processes/{name}/logs", logs::tail)
         .get("/processes/{name}/logs/ws", logs::follow)
         .get("/history", history::list)
+        .get("/jobs", jobs::list)
+        .post("/jobs", jobs::create)
+        .get("/jobs/{name}", jobs::get)
+        .post("/jobs/{name}", jobs::create_named)
+        .add(Method::DELETE, "/jobs/{name}", jobs::delete)
+        .post("/jobs/{name}/suspend", jobs::suspend)
+        .post("/jobs/{name}/resume", jobs::resume)
+        .get("/jobs/{name}/history", jobs::history)
+        .get("/jobs/{name}/attempts", jobs::attempts)
+        .get("/jobs/{name}/logs", jobs::logs)
+        .get("/cronjobs", cronjobs::list)
+        .post("/cronjobs", cronjobs::create)
+        .get("/cronjobs/{name}", cronjobs::get)
+        .post("/cronjobs/{name}", cronjobs::create_named)
+        .add(Method::DELETE, "/cronjobs/{name}", cronjobs::delete)
+        .post("/cronjobs/{name}/suspend", cronjobs::suspend)
+        .post("/cronjobs/{name}/resume", cronjobs::resume)
+        .post("/cronjobs/{name}/trigger", cronjobs::trigger)
+        .get("/cronjobs/{name}/history", cronjobs::history)
         .get("/groups", groups::list)
         .get("/group/status", groups::status)
         .post("/group/start", groups::start)

@@ -31,6 +31,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
+use supervisor::cron::CronJobSpec;
+use supervisor::jobs::JobSpec;
 use supervisor::{Origin, ProcessSpec};
 
 /// `[server] listen` when the config does not set it: every interface, port 8443.
@@ -95,6 +97,10 @@ pub struct Config {
     pub processes: Vec<ProcessEntry>,
     /// `[[groups]]` in file order; every member names a process of `processes`.
     pub groups: Vec<GroupConfig>,
+    /// `type = "job"` entries (same order).
+    pub jobs: Vec<JobEntry>,
+    /// `type = "cronjob"` entries (same order).
+    pub cronjobs: Vec<CronJobEntry>,
 }
 
 /// `[metrics]`: the Prometheus endpoint.
@@ -434,6 +440,24 @@ pub struct ProcessEntry {
     pub file: PathBuf,
 }
 
+/// One job definition (`type = "job"`) and where it was found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobEntry {
+    /// The job.
+    pub spec: JobSpec,
+    /// The file that defines it.
+    pub file: PathBuf,
+}
+
+/// One cronjob definition (`type = "cronjob"`) and where it was found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CronJobEntry {
+    /// The cronjob.
+    pub spec: CronJobSpec,
+    /// The file that defines it.
+    pub file: PathBuf,
+}
+
 /// One problem in a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -498,11 +522,23 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             processes: Vec::new(),
             groups: Vec::new(),
+            jobs: Vec::new(),
+            cronjobs: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The configured jobs' specs.
+    pub fn jobs_specs(&self) -> Vec<JobSpec> {
+        self.jobs.iter().map(|j| j.spec.clone()).collect()
+    }
+
+    /// The configured cronjobs' specs.
+    pub fn cronjob_specs(&self) -> Vec<CronJobSpec> {
+        self.cronjobs.iter().map(|c| c.spec.clone()).collect()
+    }
+
     /// Reads, parses and validates a config file (and its programs directory), reporting
     /// every problem at once. The format is chosen by the extension.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -887,13 +923,16 @@ struct Loader {
     /// Its directory, absolute: where relative paths start.
     base_dir: PathBuf,
     errors: Vec<ConfigError>,
+    /// Jobs and cronjobs found so far, with the key prefix of their spec.
+    jobs: Vec<(JobEntry, String)>,
+    cronjobs: Vec<(CronJobEntry, String)>,
 }
 
 impl Loader {
     fn new(source: &Path) -> Loader {
         let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
         let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-        Loader { file: source.to_path_buf(), base_dir, errors: Vec::new() }
+        Loader { file: source.to_path_buf(), base_dir, errors: Vec::new(), jobs: Vec::new(), cronjobs: Vec::new() }
     }
 
     fn error(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
@@ -927,6 +966,7 @@ impl Loader {
         }
         self.check_unique_names(&found);
         let groups = raw.groups.map(|v| self.groups(v, &found)).unwrap_or_default();
+        self.check_unique_job_names();
 
         Config {
             source: Some(file),
@@ -940,6 +980,8 @@ impl Loader {
             metrics,
             processes: found.into_iter().map(|f| f.entry).collect(),
             groups,
+            jobs: std::mem::take(&mut self.jobs).into_iter().map(|(e, _)| e).collect(),
+            cronjobs: std::mem::take(&mut self.cronjobs).into_iter().map(|(e, _)| e).collect(),
         }
     }
 
@@ -1409,25 +1451,33 @@ impl Loader {
             return None;
         };
         let spec = map.remove("spec");
+        const TYPES: &str = "\"process\", \"job\" or \"cronjob\"";
         let kind_ok = match map.remove("type") {
             None => {
-                self.error(file, key("type"), "is required (\"process\")");
+                self.error(file, key("type"), format!("is required ({TYPES})"));
                 false
             }
             Some(Value::String(t)) => match t.as_str() {
                 "process" => true,
                 "job" | "cronjob" => {
-                    self.error(file, key("type"), "jobs and cronjobs are not supported yet");
+                    for unknown in map.keys() {
+                        self.error(file, key(unknown), "unknown key");
+                    }
+                    let Some(spec) = spec else {
+                        self.error(file, key("spec"), "is required");
+                        return None;
+                    };
+                    self.job_entry(file, &key("spec"), t == "job", spec);
                     return None;
                 }
                 other => {
-                    self.error(file, key("type"), format!("unknown type {other:?}: expected \"process\""));
+                    self.error(file, key("type"), format!("unknown type {other:?}: expected {TYPES}"));
                     false
                 }
             },
             Some(other) => {
                 let found = kind(&other);
-                self.error(file, key("type"), format!("expected a string (\"process\"), found {found}"));
+                self.error(file, key("type"), format!("expected a string ({TYPES}), found {found}"));
                 false
             }
         };
@@ -1444,6 +1494,47 @@ impl Loader {
             self.error(file, render_key(&spec_key, &[Seg::Key(field.to_string())]), message);
         }
         kind_ok.then_some(spec)
+    }
+
+    /// A `type = "job"` or `"cronjob"` entry's spec, checked with the engine's validation.
+    fn job_entry(&mut self, file: &Path, spec_key: &str, is_job: bool, spec: Value) {
+        let problems = if is_job {
+            let Some(spec) = self.parse::<JobSpec>(file, spec_key, spec) else { return };
+            let problems = spec.validate();
+            self.jobs.push((JobEntry { spec, file: file.to_path_buf() }, spec_key.to_string()));
+            problems
+        } else {
+            let Some(spec) = self.parse::<CronJobSpec>(file, spec_key, spec) else { return };
+            let problems = spec.validate();
+            self.cronjobs.push((CronJobEntry { spec, file: file.to_path_buf() }, spec_key.to_string()));
+            problems
+        };
+        for (field, message) in problems {
+            self.error(file, render_key(spec_key, &[Seg::Key(field.to_string())]), message);
+        }
+    }
+
+    /// Job names are unique among jobs, cronjob names among cronjobs.
+    fn check_unique_job_names(&mut self) {
+        let mut problems = Vec::new();
+        let mut seen: HashMap<&str, (&Path, &str)> = HashMap::new();
+        for (e, key) in &self.jobs {
+            if let Some((f, k)) = seen.insert(&e.spec.name, (&e.file, key)) {
+                let message = format!("duplicate job name {:?} (first defined at {}: {k})", e.spec.name, f.display());
+                problems.push((e.file.clone(), render_key(key, &[Seg::Key("name".into())]), message));
+            }
+        }
+        let mut seen: HashMap<&str, (&Path, &str)> = HashMap::new();
+        for (e, key) in &self.cronjobs {
+            if let Some((f, k)) = seen.insert(&e.spec.name, (&e.file, key)) {
+                let message =
+                    format!("duplicate cronjob name {:?} (first defined at {}: {k})", e.spec.name, f.display());
+                problems.push((e.file.clone(), render_key(key, &[Seg::Key("name".into())]), message));
+            }
+        }
+        for (file, key, message) in problems {
+            self.error(&file, key, message);
+        }
     }
 
     /// Every `*.toml`, `*.yaml`, `*.yml` and `*.json` file of the programs directory, by file
@@ -1903,7 +1994,7 @@ mod tests {
             "processes[0].spec.colour",
             "processes[0].spec.size",
             "processes[0].spec.instances",
-            "processes[1].type",
+            "processes[1].spec.parallelism",
             "processes[2].spec.name",
             "metrics.listen",
             "groups[0].members[1]",
@@ -1915,7 +2006,7 @@ mod tests {
             assert!(e.to_string().starts_with(&format!("{}: {}: ", path.display(), e.key)), "{e}");
         }
         assert_eq!(text.lines().count(), errs.0.len(), "one line per problem:\n{text}");
-        assert_eq!(message_for(&errs, "processes[1].type"), "jobs and cronjobs are not supported yet");
+        assert!(message_for(&errs, "processes[1].spec.parallelism").contains("at least 1"), "{text}");
         assert!(message_for(&errs, "processes[2].spec.name").contains("duplicate"), "{text}");
         // The secret is measured, never shown.
         assert!(!text.contains("too-short"), "{text}");
@@ -2117,6 +2208,15 @@ mod tests {
             ]
         );
         assert_eq!(c.processes[2].spec.instances, 3);
+        // Program files may hold a job or a cronjob too.
+        assert_eq!(c.cronjobs.len(), 1);
+        assert_eq!(
+            (c.cronjobs[0].spec.name.as_str(), &c.cronjobs[0].file),
+            ("report", &programs.join("40-report.yaml"))
+        );
+        assert_eq!(c.cronjobs[0].spec.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(c.jobs.len(), 1);
+        assert_eq!((c.jobs[0].spec.name.as_str(), c.jobs[0].spec.completions), ("migrate", Some(2)));
     }
 
     #[test]
@@ -2132,7 +2232,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("a-cron.toml".to_string(), "type"),
+                ("a-cron.toml".to_string(), "spec.job_template"),
                 ("b-broken.json".to_string(), ""),
                 ("c-typo.yaml".to_string(), "spec.commnd"),
                 ("c-typo.yaml".to_string(), "spec.command"),
@@ -2170,17 +2270,78 @@ mod tests {
         let entry =
             |t: &str| toml(&format!("[[processes]]\ntype = {t:?}\nspec = {{ name = \"a\", command = \"true\" }}\n"));
         assert!(entry("process").is_ok());
-        for t in ["job", "cronjob"] {
-            let errs = entry(t).expect_err("not yet");
-            assert_eq!(keys(&errs), ["processes[0].type"]);
-            assert_eq!(errs.0[0].message, "jobs and cronjobs are not supported yet");
-        }
+        let c = entry("job").expect("a job entry");
+        assert_eq!((c.processes.len(), c.jobs.len()), (0, 1));
+        assert_eq!(c.jobs[0].spec.name, "a");
+        let c = toml(
+            "[[processes]]\ntype = \"cronjob\"\n[processes.spec]\nname = \"c\"\nschedule = \"*/5 * * * * *\"\ntime_zone = \"Europe/Berlin\"\n[processes.spec.job_template]\ncommand = \"true\"\n",
+        )
+        .expect("a cronjob entry");
+        assert_eq!(c.cronjobs.len(), 1);
+        assert_eq!(c.cronjobs[0].spec.time_zone.as_deref(), Some("Europe/Berlin"));
         let errs = entry("daemon").expect_err("unknown type");
         assert!(errs.0[0].message.contains("unknown type \"daemon\""), "{errs}");
         let errs = toml("[[processes]]\nspec = { name = \"a\", command = \"true\" }\n").expect_err("no type");
         assert_eq!(keys(&errs), ["processes[0].type"]);
         let errs = toml("processes = [1]").expect_err("not a map");
         assert_eq!(keys(&errs), ["processes[0]"]);
+    }
+
+    #[test]
+    fn job_and_cronjob_problems_are_reported_with_their_keys() {
+        let errs = toml(
+            r#"
+[[processes]]
+type = "cronjob"
+[processes.spec]
+name = "c"
+schedule = "61 * * * *"
+time_zone = "Mars/Olympus"
+concurrency_policy = "Sometimes"
+[processes.spec.job_template]
+command = "true"
+
+[[processes]]
+type = "job"
+spec = { name = "j", command = "true", completion_mode = "Indexed" }
+
+[[processes]]
+type = "job"
+spec = { name = "j", command = "true" }
+
+[[processes]]
+type = "cronjob"
+extra = 1
+spec = { name = "d", schedule = "@every 1s", job_template = { command = "true", colour = "red" } }
+"#,
+        )
+        .expect_err("invalid jobs");
+        assert_eq!(
+            keys(&errs),
+            [
+                "processes[0].spec.concurrency_policy",
+                "processes[0].spec.schedule",
+                "processes[0].spec.time_zone",
+                "processes[1].spec.completions",
+                "processes[3].extra",
+                "processes[3].spec.job_template.colour",
+                "processes[2].spec.name",
+            ],
+            "{errs}"
+        );
+        assert!(message_for(&errs, "processes[2].spec.name").contains("duplicate job name"), "{errs}");
+        // Alone, the schedule and the time zone are reported, each under its key.
+        let errs = toml(
+            "[[processes]]\ntype = \"cronjob\"\nspec = { name = \"c\", schedule = \"61 * * * *\", time_zone = \"Mars/Olympus\", job_template = { command = \"true\" } }\n",
+        )
+        .expect_err("bad schedule");
+        assert_eq!(keys(&errs), ["processes[0].spec.schedule", "processes[0].spec.time_zone"], "{errs}");
+        // A job and a cronjob may share a name with a process: they are different kinds.
+        let c = toml(
+            "[[processes]]\ntype = \"process\"\nspec = { name = \"x\", command = \"true\" }\n[[processes]]\ntype = \"job\"\nspec = { name = \"x\", command = \"true\" }\n",
+        )
+        .expect("a process and a job named alike");
+        assert_eq!((c.processes.len(), c.jobs.len()), (1, 1));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use supervisor::{Origin, ProcessSpec, Supervisor, SupervisorConfig};
+use supervisor::{Jobs, JobsConfig, Origin, ProcessSpec, Supervisor, SupervisorConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -45,6 +45,7 @@ pub struct Application {
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     router: Router,
     supervisor_task: JoinHandle<()>,
+    jobs_task: JoinHandle<()>,
     recorder_task: JoinHandle<()>,
     initial_admin_password: Option<String>,
     /// `[metrics] listen`: its own listener and router.
@@ -128,14 +129,20 @@ impl Application {
         for dir in [&pid_dir, &log_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        // Job attempts log to their own directory: `<job>-<attempt>.stdout.log` must not meet
+        // a process instance's `<instance>.stdout.log`.
+        let job_log_dir = log_dir.join("jobs");
+        std::fs::create_dir_all(&job_log_dir).with_context(|| format!("creating {}", job_log_dir.display()))?;
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let mut sup_config = SupervisorConfig::new(pid_dir);
         sup_config.log = supervisor::LogConfig { dir: Some(log_dir), ..config.log.clone() };
         sup_config.sink = Some(sink);
         sup_config.env = config.global_env.clone();
         let (supervisor, supervisor_task) = Supervisor::start(sup_config);
+        let (jobs, jobs_task) = Jobs::start(supervisor.bus(), JobsConfig { log_dir: Some(job_log_dir.clone()), env: config.global_env.clone() });
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
-        let (recorder, recorder_task) = backend::recorder::spawn(db.clone(), events, run_id);
+        let options = backend::recorder::RecorderOptions { job_log_dir: Some(job_log_dir.clone()) };
+        let (recorder, recorder_task) = backend::recorder::spawn_with(db.clone(), events, run_id, options);
 
         // Before the restore, so that the boot's starts are counted.
         let shutdown = CancellationToken::new();
@@ -145,12 +152,29 @@ impl Application {
         }
 
         let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
-        if let Err(e) = backend::ops::processes::restore(&db, &supervisor, &entries).await {
-            // Leave nothing running behind a daemon that does not start.
-            shutdown.cancel();
-            supervisor.shutdown().await;
-            return Err(anyhow::Error::from(e).context("restoring processes"));
+        let restored = match backend::ops::processes::restore(&db, &supervisor, &entries).await {
+            Ok(()) => backend::ops::jobs::restore(
+                &db,
+                &jobs,
+                &config.jobs_specs(),
+                &config.cronjob_specs(),
+                Some(&job_log_dir),
+            )
+            .await
+            .map_err(|e| anyhow::Error::from(e).context("restoring jobs and cronjobs")),
+            Err(e) => Err(anyhow::Error::from(e).context("restoring processes")),
+        };
+        match restored {
+            Ok(report) => tracing::info!(?report, "jobs and cronjobs restored"),
+            Err(e) => {
+                // Leave nothing running behind a daemon that does not start.
+                shutdown.cancel();
+                jobs.shutdown().await;
+                supervisor.shutdown().await;
+                return Err(e);
+            }
         }
+
 
         let groups = config
             .groups
@@ -161,8 +185,15 @@ impl Application {
             (Some((l, a)), Some(m)) => Some((l, a, crate::metrics::standalone(m.clone(), supervisor.clone()))),
             _ => None,
         };
-        let app_state =
-            AppState { db: db.clone(), supervisor, auth: Arc::new(auth), recorder, groups: Arc::new(groups) };
+        let app_state = AppState {
+            db: db.clone(),
+            supervisor,
+            jobs,
+            auth: Arc::new(auth),
+            job_log_dir: Some(job_log_dir),
+            recorder,
+            groups: Arc::new(groups),
+        };
         let state = ServerState {
             app: app_state,
             leptos_options: LeptosOptions::builder().output_name("provisr").site_pkg_dir("pkg").build(),
@@ -218,6 +249,7 @@ impl Application {
             tls: tls_config,
             router,
             supervisor_task,
+            jobs_task,
             recorder_task,
             initial_admin_password,
             metrics_server,
@@ -259,7 +291,17 @@ impl Application {
     /// history is persisted.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let Self {
-            state, listener, tls, router, supervisor_task, recorder_task, metrics_server, _pidfile, _lock, ..
+            state,
+            listener,
+            tls,
+            router,
+            supervisor_task,
+            jobs_task,
+            recorder_task,
+            metrics_server,
+            _pidfile,
+            _lock,
+            ..
         } = self;
         let handle = axum_server::Handle::new();
         let metrics_handle = axum_server::Handle::new();
@@ -295,8 +337,11 @@ impl Application {
         state.shutdown.cancel();
         handle.graceful_shutdown(Some(Duration::from_secs(5)));
         metrics_handle.graceful_shutdown(Some(Duration::from_secs(1)));
-        state.app.supervisor.shutdown().await;
-        let _ = supervisor_task.await;
+        // Jobs and processes stop side by side; their last events (attempts killed,
+        // processes stopped) reach the recorder before the sink is closed.
+        tokio::join!(state.app.jobs.shutdown(), state.app.supervisor.shutdown());
+        let _ = tokio::join!(jobs_task, supervisor_task);
+        state.app.supervisor.bus().close_sink();
         if tokio::time::timeout(Duration::from_secs(30), recorder_task).await.is_err() {
             tracing::error!("the recorder did not finish within 30 s; some history may be missing");
         }

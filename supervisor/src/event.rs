@@ -75,6 +75,15 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.broadcast.subscribe()
     }
+
+    /// Closes the durable sink: its reader (the recorder) sees the channel end once it
+    /// has read every event published so far. Call it after every actor publishing on the
+    /// bus has shut down; later events still reach live subscribers, not the sink. (Every
+    /// handle holds a clone of the bus, so the sink would otherwise stay open as long as
+    /// any handle lives.)
+    pub fn close_sink(&self) {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).sink = None;
+    }
 }
 
 /// One state change.

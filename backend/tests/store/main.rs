@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cronjobs;
+mod job_recorder;
 mod jobs;
 mod clients;
 mod migrations;

@@ -53,6 +53,10 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
     app.wait_running("svc").await;
     let (_, viewer) = user_with_token(&app, "vera", vec![Role::Viewer]).await;
     let (_, operator) = user_with_token(&app, "otto", vec![Role::Operator]).await;
+    let job = json!({ "name": "j", "command": "true" });
+    assert_eq!(call(&app, &app.token, Method::POST, "/jobs", Some(job)).await.status(), StatusCode::CREATED);
+    let cron = json!({ "name": "c", "schedule": "0 0 1 1 *", "job_template": { "command": "true" } });
+    assert_eq!(call(&app, &app.token, Method::POST, "/cronjobs", Some(cron)).await.status(), StatusCode::CREATED);
 
     // Reading: everyone.
     for token in [&viewer, &operator, &app.token] {
@@ -64,6 +68,14 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
             "/history?limit=5",
             "/groups",
             "/group/status?name=grp",
+            "/jobs",
+            "/jobs/j",
+            "/jobs/j/history",
+            "/jobs/j/attempts",
+            "/jobs/j/logs",
+            "/cronjobs",
+            "/cronjobs/c",
+            "/cronjobs/c/history",
         ] {
             let res = call(&app, token, Method::GET, path, None).await;
             assert_eq!(res.status(), StatusCode::OK, "GET {path}");
@@ -84,6 +96,25 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
         (Method::POST, "/start?name=svc", None),
         (Method::POST, "/restart?name=svc", None),
         (Method::POST, "/unregister?name=svc", None),
+        (Method::POST, "/jobs", Some(json!({ "name": "viewer-job", "command": "true" }))),
+        (Method::POST, "/jobs/viewer-job", Some(json!({ "command": "true" }))),
+        (Method::DELETE, "/jobs/j", None),
+        (Method::POST, "/jobs/j/suspend", None),
+        (Method::POST, "/jobs/j/resume", None),
+        (
+            Method::POST,
+            "/cronjobs",
+            Some(json!({ "name": "viewer-cron", "schedule": "@daily", "job_template": { "command": "true" } })),
+        ),
+        (
+            Method::POST,
+            "/cronjobs/viewer-cron",
+            Some(json!({ "schedule": "@daily", "job_template": { "command": "true" } })),
+        ),
+        (Method::DELETE, "/cronjobs/c", None),
+        (Method::POST, "/cronjobs/c/suspend", None),
+        (Method::POST, "/cronjobs/c/resume", None),
+        (Method::POST, "/cronjobs/c/trigger", None),
     ];
     for (method, path, body) in &writes {
         let res = call(&app, &viewer, method.clone(), path, body.clone()).await;
@@ -97,6 +128,25 @@ async fn each_role_may_do_exactly_what_its_permissions_allow() {
         format!("sleep {marker}")
     );
     expect_error(app.status("name=viewer-made").await, StatusCode::NOT_FOUND).await;
+    expect_error(call(&app, &viewer, Method::GET, "/jobs/viewer-job", None).await, StatusCode::NOT_FOUND).await;
+    expect_error(call(&app, &viewer, Method::GET, "/cronjobs/viewer-cron", None).await, StatusCode::NOT_FOUND).await;
+    let c = call(&app, &viewer, Method::GET, "/cronjobs/c", None).await.json::<Value>().await.expect("JSON");
+    assert_eq!(c["status"]["suspended"], false, "the viewer's requests changed nothing");
+
+    // An operator may act on jobs and cronjobs.
+    for (method, path, body, want) in [
+        (Method::POST, "/jobs", Some(json!({ "name": "op-job", "command": "true" })), StatusCode::CREATED),
+        (Method::POST, "/jobs/j/suspend", None, StatusCode::OK),
+        (Method::POST, "/jobs/j/resume", None, StatusCode::OK),
+        (Method::DELETE, "/jobs/j", None, StatusCode::OK),
+        (Method::POST, "/cronjobs/c/suspend", None, StatusCode::OK),
+        (Method::POST, "/cronjobs/c/resume", None, StatusCode::OK),
+        (Method::POST, "/cronjobs/c/trigger", None, StatusCode::OK),
+        (Method::DELETE, "/cronjobs/c", None, StatusCode::OK),
+    ] {
+        let res = call(&app, &operator, method, path, body).await;
+        assert_eq!(res.status(), want, "operator {path}");
+    }
 
     // An operator may act.
     let res = call(&app, &operator, Method::POST, "/group/stop?name=grp", None).await;

@@ -6,7 +6,7 @@
 //! and every timer and exit names the uid (and slot) it was made for, so a message about
 //! a job that was deleted and re-created under the same name is recognised and ignored.
 
-use super::handle::{Command, CronOptions, JobsHandle, JobsSnapshot};
+use super::handle::{Command, CronOptions, JobsHandle, JobsSnapshot, RestoredJob};
 use super::policy::{self, AfterExit, Counts, Progress};
 use super::spec::JobSpec;
 use super::status::{
@@ -33,14 +33,22 @@ use tokio_util::time::delay_queue::{DelayQueue, Key};
 /// The longest delay a timer is armed for (the delay queue cannot hold more).
 const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// How long a removed job's log directory is kept (the recorder reads the end of each
+/// attempt's output for the history well before).
+const LOG_GRACE: Duration = Duration::from_secs(60);
+
 /// More missed schedule times than this raise [`CronChange::TooManyMissed`].
 const MISSED_WARNING: u64 = 100;
 
 /// How the jobs controller is set up.
 #[derive(Clone, Debug, Default)]
 pub struct JobsConfig {
-    /// If set, each attempt's stdout and stderr are appended to
-    /// `<log_dir>/<job>[-<index>]-<attempt>.stdout.log` and `.stderr.log`.
+    /// If set, each attempt's stdout and stderr are written to
+    /// `<log_dir>/<job>/<job>[-<index>]-<attempt>.stdout.log` and `.stderr.log` (see
+    /// [`super::attempt_log_path`]). A job's directory is emptied when a new job of the
+    /// name is created, so it only ever holds the current job's attempts, and deleted a
+    /// minute after the job left the live list (the history keeps the end of each
+    /// attempt's output).
     pub log_dir: Option<PathBuf>,
     /// The global environment (as [`crate::SupervisorConfig::env`]): laid over the
     /// daemon's environment, under each job's `env`.
@@ -59,7 +67,9 @@ impl Jobs {
         let (tx, rx) = mpsc::unbounded_channel();
         let controller = Controller {
             bus: bus.clone(),
-            logs: crate::logs::LogRegistry::new(crate::logs::LogConfig { dir: config.log_dir, ..Default::default() }),
+            // Attempts name their own directory (`<log_dir>/<job>/`, see `attempt_spec`).
+            logs: crate::logs::LogRegistry::new(crate::logs::LogConfig::default()),
+            log_dir: config.log_dir,
             env: crate::env::base(std::env::vars(), &config.env),
             seq: 0,
             uid: 0,
@@ -191,6 +201,9 @@ enum Timer {
     Kill { job: String, uid: u64, slot: u64 },
     /// `OnFailure`: restart the slot in place.
     Restart { job: String, uid: u64, slot: u64 },
+    /// A removed job's logs have been kept long enough: delete them, unless a new job of
+    /// the name exists (whose logs they are by now).
+    PurgeLogs { job: String },
     /// A cronjob's schedule time.
     Fire { cron: String, uid: u64, scheduled: DateTime<Utc> },
 }
@@ -206,8 +219,10 @@ struct SlotExit {
 
 struct Controller {
     bus: EventBus,
-    /// Captures each attempt's output (ring + `<log_dir>/<attempt>.{stdout,stderr}.log`).
+    /// Captures each attempt's output (a ring, and the files of [`super::attempt_log_path`]).
     logs: std::sync::Arc<crate::logs::LogRegistry>,
+    /// Where each job's attempt logs go (`<log_dir>/<job>/`).
+    log_dir: Option<PathBuf>,
     /// The daemon's environment with the global one laid over it.
     env: crate::env::EnvMap,
     /// The sequence number of the last event this controller published.
@@ -250,6 +265,9 @@ impl Controller {
         match command {
             Command::CreateJob { spec, origin, reply } => {
                 let _ = reply.send(self.refuse_during_shutdown().and_then(|()| self.create_job(*spec, origin)));
+            }
+            Command::RestoreJob { job, reply } => {
+                let _ = reply.send(self.refuse_during_shutdown().and_then(|()| self.restore_job(*job)));
             }
             Command::GetJob { name, reply } => {
                 let _ = reply.send(self.job(&name).map(|j| JobView {
@@ -333,6 +351,11 @@ impl Controller {
             return Err(Error::AlreadyExists(spec.name));
         }
         let name = spec.name.clone();
+        if let Some(dir) = &self.log_dir {
+            // A job of this name that was removed may have left its attempts' logs (their
+            // ends are in the history): start afresh rather than append to them.
+            remove_logs(&dir.join(&name));
+        }
         let mut job = Job {
             uid: self.next_uid(),
             status: JobStatus {
@@ -371,6 +394,90 @@ impl Controller {
         self.emit_job(&name, JobChange::Created { spec });
         if !self.job_mut(&name).spec.suspend {
             self.begin_running(&name);
+        }
+        Ok(self.job_mut(&name).status.clone())
+    }
+
+    fn restore_job(&mut self, restored: RestoredJob) -> Result<JobStatus> {
+        let RestoredJob { mut spec, status, attempts } = restored;
+        let phase = status.phase;
+        if !matches!(phase, JobPhase::Succeeded | JobPhase::Failed | JobPhase::Suspended) {
+            return Err(Error::InvalidSpec(vec![(
+                "phase".into(),
+                format!("only a finished or suspended job can be restored, not a {phase:?} one"),
+            )]));
+        }
+        if status.name != spec.name {
+            return Err(Error::InvalidSpec(vec![("name".into(), "the status is of another job".into())]));
+        }
+        if self.jobs.contains_key(&spec.name) {
+            return Err(Error::AlreadyExists(spec.name));
+        }
+        spec.suspend = phase == JobPhase::Suspended;
+        let parse = |s: &str| super::status::parse_indexes(s).unwrap_or_default();
+        let progress = Progress {
+            succeeded: status.succeeded,
+            completed: parse(&status.completed_indexes),
+            failed_indexes: status.failed_indexes.as_deref().map(parse).unwrap_or_default(),
+            active: 0,
+        };
+        let mut attempt_counts: BTreeMap<Option<u32>, u32> = BTreeMap::new();
+        let mut index_failures: BTreeMap<u32, u32> = BTreeMap::new();
+        for a in &attempts {
+            let n = attempt_counts.entry(a.index).or_insert(0);
+            *n = (*n).max(a.attempt + 1);
+            let counted = matches!(
+                a.reason,
+                Some(
+                    AttemptReason::Failed
+                        | AttemptReason::SpawnFailed
+                        | AttemptReason::IndexFailed
+                        | AttemptReason::FailedJob
+                )
+            );
+            if let (true, Some(i)) = (counted, a.index) {
+                *index_failures.entry(i).or_insert(0) += 1;
+            }
+        }
+        let name = spec.name.clone();
+        let (ttl, completion) = (spec.ttl_seconds_after_finished, status.completion_time);
+        let cron = match &status.origin {
+            JobOrigin::CronJob { cronjob, .. } => Some(cronjob.clone()),
+            _ => None,
+        };
+        let job = Job {
+            uid: self.next_uid(),
+            counted_failures: status.failed,
+            status,
+            spec,
+            slots: BTreeMap::new(),
+            progress,
+            index_failures,
+            attempt_counts,
+            not_before: None,
+            index_not_before: BTreeMap::new(),
+            finishing: None,
+            attempts,
+            deadline: None,
+            reconcile: None,
+            deleting: Vec::new(),
+            remove_reason: None,
+        };
+        let uid = job.uid;
+        self.jobs.insert(name.clone(), job);
+        if phase.is_finished() {
+            if let Some(secs) = ttl {
+                let due = completion.map(|t| t + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)));
+                let delay = due.map_or(Duration::ZERO, |due| (due - Utc::now()).to_std().unwrap_or_default());
+                self.timers.insert(Timer::Ttl { job: name.clone(), uid }, delay.min(MAX_DELAY));
+            }
+        }
+        if let Some(cron) = cron.and_then(|c| self.crons.get_mut(&c)) {
+            if phase.is_finished() {
+                cron.history.push_back((name.clone(), phase == JobPhase::Succeeded));
+            } else if !cron.status.active.contains(&name) {
+                cron.status.active.push(name.clone());
+            }
         }
         Ok(self.job_mut(&name).status.clone())
     }
@@ -484,12 +591,14 @@ impl Controller {
 
     /// Spawns an attempt in `slot` (a new slot, or one restarting in place).
     fn spawn_attempt(&mut self, name: &str, slot_id: u64, index: Option<u32>) {
+        let log_dir = self.log_dir.as_ref().map(|d| d.join(name));
         let job = self.jobs.get_mut(name).expect("spawn_attempt: the job exists");
         let count = job.attempt_counts.entry(index).or_insert(0);
         let attempt_no = *count;
         *count += 1;
         let instance = attempt_instance(name, index, attempt_no);
-        let attempt = attempt_spec(&job.spec, &instance, index);
+        let mut attempt = attempt_spec(&job.spec, &instance, index);
+        attempt.log = log_dir.map(|dir| Box::new(crate::logs::LogSpec { dir: Some(dir), ..Default::default() }));
         let env = crate::env::apply_map(&self.env, &attempt.env.0);
         let spawned = process::spawn(&attempt, &instance, Some(&env), &self.logs);
         let pid = spawned.as_ref().ok().map(|s| s.pid);
@@ -785,6 +894,9 @@ impl Controller {
         for a in &job.attempts {
             self.logs.forget(&attempt_instance(name, a.index, a.attempt));
         }
+        if self.log_dir.is_some() {
+            self.timers.insert(Timer::PurgeLogs { job: name.to_string() }, LOG_GRACE);
+        }
         self.seq = self.bus.publish(
             name,
             EventKind::Job(Box::new(JobEvent { change: JobChange::Removed { reason }, job: None })),
@@ -826,6 +938,11 @@ impl Controller {
                 self.begin_finish(&job, Err(FailReason::DeadlineExceeded));
             }
             Timer::Ttl { job, uid } if live(&self.jobs, &job, uid) => self.remove_job(&job, RemoveReason::Ttl),
+            Timer::PurgeLogs { job } if !self.jobs.contains_key(&job) => {
+                if let Some(dir) = &self.log_dir {
+                    remove_logs(&dir.join(&job));
+                }
+            }
             Timer::Kill { job, uid, slot } if live(&self.jobs, &job, uid) => {
                 let Some(s) = self.job_mut(&job).slots.get_mut(&slot) else { return };
                 s.timer = None;
@@ -1161,6 +1278,15 @@ fn attempt_instance(job: &str, index: Option<u32>, attempt: u32) -> String {
     match index {
         Some(i) => format!("{job}-{i}-{attempt}"),
         None => format!("{job}-{attempt}"),
+    }
+}
+
+/// Deletes a job's log directory (a missing one is fine).
+fn remove_logs(dir: &std::path::Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(dir = %dir.display(), "removing a job's logs: {e}"),
     }
 }
 

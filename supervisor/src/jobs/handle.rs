@@ -1,7 +1,7 @@
 //! [`JobsHandle`]: the cheap, cloneable handle to the jobs controller. Every method is a
 //! message to the controller task with an awaited reply.
 
-use super::{JobOrigin, JobSpec, JobStatus, JobView};
+use super::{Attempt, JobOrigin, JobSpec, JobStatus, JobView};
 use crate::cron::{CronJobSpec, CronJobStatus, CronJobView};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventBus};
@@ -18,6 +18,19 @@ pub struct CronOptions {
     /// since then are counted (a warning event beyond 100) and the most recent one
     /// runs now if it is within `starting_deadline_seconds` (Kubernetes' behaviour).
     pub last_schedule_time: Option<DateTime<Utc>>,
+}
+
+/// A job read back from the database after a daemon restart, to put back on the live
+/// list without running anything: a finished job (its TTL counts from its recorded
+/// completion time) or a suspended one (it carries on where it stopped once resumed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoredJob {
+    /// The spec.
+    pub spec: JobSpec,
+    /// The recorded status: phase `Succeeded`, `Failed` or `Suspended`.
+    pub status: JobStatus,
+    /// The recorded attempts, none of them running.
+    pub attempts: Vec<Attempt>,
 }
 
 /// Every live job and cronjob at one sequence number.
@@ -38,6 +51,7 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 #[derive(Debug)]
 pub(crate) enum Command {
     CreateJob { spec: Box<JobSpec>, origin: JobOrigin, reply: Reply<JobStatus> },
+    RestoreJob { job: Box<RestoredJob>, reply: Reply<JobStatus> },
     GetJob { name: String, reply: Reply<JobView> },
     ListJobs { reply: oneshot::Sender<Vec<JobStatus>> },
     DeleteJob { name: String, reply: Reply<u64> },
@@ -80,6 +94,15 @@ impl JobsHandle {
     /// of that name.
     pub async fn create_job(&self, spec: JobSpec, origin: JobOrigin) -> Result<JobStatus> {
         self.call(|reply| Command::CreateJob { spec: Box::new(spec), origin, reply }).await
+    }
+
+    /// Puts a job recorded by an earlier daemon back on the live list, without running
+    /// anything and without an event (it is already recorded). Finished jobs get their
+    /// TTL timer (from their completion time) and join their cronjob's history (add the
+    /// cronjob first); suspended ones wait to be resumed. [`Error::InvalidSpec`] for
+    /// another phase, [`Error::AlreadyExists`] for a live job of that name.
+    pub async fn restore_job(&self, job: RestoredJob) -> Result<JobStatus> {
+        self.call(|reply| Command::RestoreJob { job: Box::new(job), reply }).await
     }
 
     /// A live job with its spec and attempts.

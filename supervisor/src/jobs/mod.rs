@@ -27,7 +27,7 @@ pub mod spec;
 pub mod status;
 
 pub use controller::{Jobs, JobsConfig};
-pub use handle::{CronOptions, JobsHandle, JobsSnapshot};
+pub use handle::{CronOptions, JobsHandle, JobsSnapshot, RestoredJob};
 pub use spec::{
     CompletionMode, ExitCodeOperator, ExitCodesRule, FailureAction, FailurePolicy, FailurePolicyRule, JobSpec,
     RestartPolicy, Work,
@@ -114,6 +114,45 @@ pub enum RemoveReason {
     HistoryLimit,
     /// Replaced by a newer run of its cronjob (`concurrency_policy = "Replace"`).
     Replaced,
+}
+
+/// Where an attempt's `stream` (`"stdout"` or `"stderr"`) is written, under the
+/// controller's [`JobsConfig::log_dir`]: `<log_dir>/<job>/<job>[-<index>]-<attempt>.<stream>.log`.
+pub fn attempt_log_path(
+    log_dir: &std::path::Path,
+    job: &str,
+    index: Option<u32>,
+    attempt: u32,
+    stream: &str,
+) -> std::path::PathBuf {
+    let stem = match index {
+        Some(i) => format!("{job}-{i}-{attempt}"),
+        None => format!("{job}-{attempt}"),
+    };
+    log_dir.join(job).join(format!("{stem}.{stream}.log"))
+}
+
+/// After a daemon died without stopping its jobs (a crash, `kill -9`), an attempt it
+/// recorded as running may still run, unmanaged. If the process `pid` is alive, leads its
+/// own process group (attempts are spawned into one) and started within two seconds of
+/// `started_at` (so it is that attempt, not a process that got the pid later), its whole
+/// group is sent SIGKILL. Returns whether it was. Attempts are not re-adopted: a job
+/// whose attempts were lost is closed as failed (`DaemonRestart`) by the caller.
+pub fn kill_orphaned_attempt(pid: u32, started_at: chrono::DateTime<chrono::Utc>) -> bool {
+    let Ok(stat) = crate::process::proc_stat(pid) else { return false };
+    let leader = i64::from(stat.pgrp) == i64::from(pid);
+    let same =
+        crate::process::started_at(stat.start_time).is_some_and(|t| (t - started_at).num_milliseconds().abs() <= 2000);
+    if !leader || !same || stat.state == 'Z' {
+        return false;
+    }
+    match crate::process::signal_group(pid, nix::sys::signal::Signal::SIGKILL) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(pid, "killing an orphaned job attempt: {e}");
+            false
+        }
+    }
 }
 
 /// A job with its spec and every attempt, for `GET /jobs/{name}`.

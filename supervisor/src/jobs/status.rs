@@ -140,6 +140,9 @@ pub enum AttemptReason {
     JobFailed,
     /// Killed: the daemon is shutting down.
     Shutdown,
+    /// The daemon stopped (or died) while it ran and it could not be re-adopted: closed
+    /// by the next daemon from the database.
+    DaemonRestart,
 }
 
 /// One run of the job's command.

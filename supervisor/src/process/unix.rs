@@ -365,7 +365,7 @@ fn parse_stat(line: &str) -> Option<ProcStat> {
 /// Wall-clock time of a start time in clock ticks after boot: now, less the time
 /// elapsed on the boot-time clock since then (to the tick, unlike `/proc/stat`'s
 /// whole-second `btime`).
-fn started_at(ticks: u64) -> Option<DateTime<Utc>> {
+pub(crate) fn started_at(ticks: u64) -> Option<DateTime<Utc>> {
     let hz = rustix::param::clock_ticks_per_second().max(1);
     let now = Utc::now();
     let uptime = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);

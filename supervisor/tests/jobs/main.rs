@@ -6,4 +6,5 @@
 mod cron;
 mod helpers;
 mod jobs;
+mod restore;
 mod timers;
