@@ -3,6 +3,7 @@
 //! changes that must survive a crash — returns only once the change is persisted.
 
 pub mod processes;
+pub mod users;
 
 use crate::auth::AuthError;
 use crate::error::StoreError;
