@@ -5,6 +5,8 @@
 //! `backend` crate. Built twice: with `ssr` into the server (rendering, server
 //! functions), with `hydrate` into the WASM bundle (interactivity, live updates).
 
+#![recursion_limit = "256"]
+
 pub mod ansi;
 pub mod components;
 pub mod error;
