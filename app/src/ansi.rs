@@ -48,9 +48,12 @@ impl Style {
         if let Some(Color::Indexed(n)) = self.bg.filter(|c| matches!(c, Color::Indexed(n) if *n < 16)) {
             c.push(format!("ansi-bg-{n}"));
         }
-        for (on, name) in
-            [(self.bold, "ansi-bold"), (self.dim, "ansi-dim"), (self.italic, "ansi-italic"), (self.underline, "ansi-underline")]
-        {
+        for (on, name) in [
+            (self.bold, "ansi-bold"),
+            (self.dim, "ansi-dim"),
+            (self.italic, "ansi-italic"),
+            (self.underline, "ansi-underline"),
+        ] {
             if on {
                 c.push(name.to_string());
             }
@@ -95,7 +98,9 @@ impl Style {
                     let (color, used) = match params.get(i + 1) {
                         Some(5) => (params.get(i + 2).map(|&c| Color::Indexed(c.min(255) as u8)), 2),
                         Some(2) => match params.get(i + 2..i + 5) {
-                            Some(&[r, g, b]) => (Some(Color::Rgb(r.min(255) as u8, g.min(255) as u8, b.min(255) as u8)), 4),
+                            Some(&[r, g, b]) => {
+                                (Some(Color::Rgb(r.min(255) as u8, g.min(255) as u8, b.min(255) as u8)), 4)
+                            }
                             _ => (None, params.len()),
                         },
                         _ => (None, params.len()),
@@ -249,8 +254,7 @@ mod tests {
     #[test]
     fn other_escapes_are_dropped() {
         let mut st = Style::default();
-        let text: String =
-            parse("\x1b[2K\x1b]0;title\x07done\x1b[1A!", &mut st).into_iter().map(|s| s.text).collect();
+        let text: String = parse("\x1b[2K\x1b]0;title\x07done\x1b[1A!", &mut st).into_iter().map(|s| s.text).collect();
         assert_eq!(text, "done!");
         // A truncated sequence at the end neither panics nor leaks.
         assert_eq!(parse("x\x1b[3", &mut st), [seg("x", Style::default())]);

@@ -42,10 +42,7 @@ pub enum AppError {
 
 /// `key: message; key: message` (a message with an empty key stands alone).
 fn describe_fields(list: &[(String, String)]) -> String {
-    list.iter()
-        .map(|(k, m)| if k.is_empty() { m.clone() } else { format!("{k}: {m}") })
-        .collect::<Vec<_>>()
-        .join("; ")
+    list.iter().map(|(k, m)| if k.is_empty() { m.clone() } else { format!("{k}: {m}") }).collect::<Vec<_>>().join("; ")
 }
 
 impl AppError {

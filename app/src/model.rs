@@ -379,16 +379,29 @@ mod tests {
             (event("started", None, None, json!({"attempt": 0})), "started (pid 42)"),
             (event("started", None, None, json!({"attempt": 2})), "restarted (pid 42), attempt 2"),
             (
-                event("exited", Some(1), None, json!({"uptime": "3s", "decision": {"action": "restart", "after": "1s", "attempt": 1}})),
+                event(
+                    "exited",
+                    Some(1),
+                    None,
+                    json!({"uptime": "3s", "decision": {"action": "restart", "after": "1s", "attempt": 1}}),
+                ),
                 "exited with code 1 after 3s → restart #1 in 1s",
             ),
             (
                 event("exited", None, Some(15), json!({"decision": {"action": "stop"}})),
                 "killed by signal 15 → stays stopped (requested)",
             ),
-            (event("exited", Some(0), None, json!({"decision": {"action": "no_restart"}})), "exited with code 0 → no restart (auto restart off)"),
             (
-                event("spawn_failed", None, None, json!({"error": "No such file", "decision": {"action": "give_up", "reason": "too many"}})),
+                event("exited", Some(0), None, json!({"decision": {"action": "no_restart"}})),
+                "exited with code 0 → no restart (auto restart off)",
+            ),
+            (
+                event(
+                    "spawn_failed",
+                    None,
+                    None,
+                    json!({"error": "No such file", "decision": {"action": "give_up", "reason": "too many"}}),
+                ),
                 "failed to start: No such file → gave up: too many",
             ),
             (event("stopping", None, None, json!({"signal": "SIGTERM"})), "stopping with SIGTERM"),

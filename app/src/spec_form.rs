@@ -169,11 +169,11 @@ impl SpecForm {
             if !h.timeout.trim().is_empty() {
                 hook.insert("timeout".into(), json!(h.timeout.trim()));
             }
-            lifecycle
-                .entry(h.phase.clone())
-                .or_insert_with(|| Value::Array(Vec::new()))
-                .as_array_mut()
-                .map(|list| list.push(Value::Object(hook)));
+            if let Some(list) =
+                lifecycle.entry(h.phase.clone()).or_insert_with(|| Value::Array(Vec::new())).as_array_mut()
+            {
+                list.push(Value::Object(hook));
+            }
         }
         if !lifecycle.is_empty() {
             spec.insert("lifecycle".into(), Value::Object(lifecycle));
@@ -311,7 +311,12 @@ mod tests {
             stop_timeout: "5s".into(),
             env: "A=1\n# comment\n\nB=x=y\n".into(),
             hooks: vec![
-                HookForm { phase: "pre_start".into(), name: "check".into(), command: "true".into(), ..Default::default() },
+                HookForm {
+                    phase: "pre_start".into(),
+                    name: "check".into(),
+                    command: "true".into(),
+                    ..Default::default()
+                },
                 HookForm::default(),
                 HookForm {
                     phase: "post_stop".into(),

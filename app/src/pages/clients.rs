@@ -20,7 +20,9 @@ fn ClientsContent() -> impl IntoView {
     let create = ServerAction::<CreateClient>::new();
     let clients = Resource::new(move || create.version().get(), |_| list_clients());
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
-    let field = move |k: &'static str| move || error.get().and_then(|e| e.field(k)).map(|m| view! { <p class="field-error">{m}</p> });
+    let field = move |k: &'static str| {
+        move || error.get().and_then(|e| e.field(k)).map(|m| view! { <p class="field-error">{m}</p> })
+    };
     let general = move || error.get().and_then(|e| e.general(&["name", "scopes"]));
     view! {
         {move || match create.value().get() {

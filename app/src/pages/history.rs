@@ -25,9 +25,7 @@ pub fn HistoryPage() -> impl IntoView {
 fn HistoryContent() -> impl IntoView {
     let query = use_query_map();
     let params = move || {
-        query.with(|q| {
-            (q.get("name").filter(|n| !n.is_empty()), q.get("before").and_then(|b| b.parse::<i64>().ok()))
-        })
+        query.with(|q| (q.get("name").filter(|n| !n.is_empty()), q.get("before").and_then(|b| b.parse::<i64>().ok())))
     };
     let page = Resource::new(params, |(name, before)| process_history(None, name, before, Some(PER_PAGE)));
     view! {

@@ -7,7 +7,9 @@ use crate::components::resource_chart::ResourceChart;
 use crate::components::timeline::Timeline;
 use crate::live::Live;
 use crate::model::{describe_event, HistoryEvent, ProcessInfo, READ_ONLY_REASON};
-use crate::server_fns::processes::{process_detail, process_history, DetailView, RestartProcess, StartProcess, StopProcess};
+use crate::server_fns::processes::{
+    process_detail, process_history, DetailView, RestartProcess, StartProcess, StopProcess,
+};
 use crate::spec_form::{hooks_of, HOOK_PHASES};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -33,7 +35,8 @@ fn DetailContent(name: String) -> impl IntoView {
     // Refetch the history when an event about this process arrives on the live socket.
     let n = name.clone();
     let bump = Memo::new(move |_| {
-        live.last_event.with(|e| e.as_ref().filter(|(_, en, _)| *en == n || en.starts_with(&format!("{n}-"))).map(|(s, _, _)| *s))
+        live.last_event
+            .with(|e| e.as_ref().filter(|(_, en, _)| *en == n || en.starts_with(&format!("{n}-"))).map(|(s, _, _)| *s))
     });
     let n = name.clone();
     let history = Resource::new(
@@ -61,7 +64,10 @@ fn DetailContent(name: String) -> impl IntoView {
 }
 
 #[component]
-fn Detail(d: DetailView, history: Resource<Result<crate::model::HistoryPage, crate::error::AppError>>) -> impl IntoView {
+fn Detail(
+    d: DetailView,
+    history: Resource<Result<crate::model::HistoryPage, crate::error::AppError>>,
+) -> impl IntoView {
     let me = use_me();
     let live = expect_context::<Live>();
     let initial = d.instances.clone();
@@ -264,9 +270,11 @@ fn spec_rows(spec: &Value) -> Vec<(String, String)> {
         .map(|(k, v)| {
             let text = match v {
                 Value::String(s) => s.clone(),
-                Value::Object(m) if k == "env" => {
-                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join("\n")
-                }
+                Value::Object(m) if k == "env" => m
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 other => other.to_string(),
             };
             (k.clone(), text)

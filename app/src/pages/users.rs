@@ -19,7 +19,9 @@ fn UsersContent() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let users = Resource::new(move || create.version().get(), |_| list_users());
     let error = Signal::derive(move || create.value().get().and_then(Result::err));
-    let field = move |k: &'static str| move || error.get().and_then(|e| e.field(k)).map(|m| view! { <p class="field-error">{m}</p> });
+    let field = move |k: &'static str| {
+        move || error.get().and_then(|e| e.field(k)).map(|m| view! { <p class="field-error">{m}</p> })
+    };
     let general = move || error.get().and_then(|e| e.general(&["username", "password", "email", "roles"]));
     view! {
         {move || match create.value().get() {

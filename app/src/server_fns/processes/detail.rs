@@ -29,7 +29,8 @@ pub async fn process_detail(name: String) -> Result<DetailView, AppError> {
     if found.is_empty() {
         found = ops::status(&st, &who, Selector::Base(name.clone())).await?;
     }
-    let base = found.first().map(|p| p.base.clone()).ok_or_else(|| AppError::NotFound(format!("No process {name:?}.")))?;
+    let base =
+        found.first().map(|p| p.base.clone()).ok_or_else(|| AppError::NotFound(format!("No process {name:?}.")))?;
     // Read permission was checked by `status` above.
     let (spec, origin) = st.supervisor.spec(base.clone()).await.map_err(backend::OpError::from)?;
     let spec = serde_json::to_value(&spec).map_err(|e| {

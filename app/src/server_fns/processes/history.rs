@@ -20,11 +20,12 @@ pub async fn process_history(
     let (st, who) = (state()?, principal().await?);
     who.require(Permission::Read).map_err(backend::OpError::from)?;
     let limit = limit.unwrap_or(50).clamp(1, HISTORY_PAGE_MAX);
-    let filter = match (name.as_deref().filter(|n| !n.is_empty()), prefix.as_deref().map(str::trim).filter(|p| !p.is_empty())) {
-        (Some(n), _) => Some(NameFilter::Exact(n)),
-        (None, Some(p)) => Some(NameFilter::Prefix(p)),
-        (None, None) => None,
-    };
+    let filter =
+        match (name.as_deref().filter(|n| !n.is_empty()), prefix.as_deref().map(str::trim).filter(|p| !p.is_empty())) {
+            (Some(n), _) => Some(NameFilter::Exact(n)),
+            (None, Some(p)) => Some(NameFilter::Prefix(p)),
+            (None, None) => None,
+        };
     // One more than asked tells whether an older page exists.
     let mut rows = events::list_before(&st.db, filter, before, limit + 1).await.map_err(backend::OpError::from)?;
     let more = rows.len() as u64 > limit;
