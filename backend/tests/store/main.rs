@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod history;
 mod migrations;
 mod processes;
 mod recorder;
