@@ -51,8 +51,16 @@ pub mod ssr {
     /// form's own checks, then durations and the stop signal, then the spec's shape.
     /// (Whether the spec is valid as a whole — work dir exists, … — is the supervisor's
     /// call when it is registered.)
-    pub fn spec_from_form(form: &crate::spec_form::SpecForm) -> Result<supervisor::ProcessSpec, AppError> {
-        let value = form.to_json().map_err(AppError::Fields)?;
+    /// With `current` (an edit), keys the form does not show are kept from it.
+    pub fn spec_from_form(
+        form: &crate::spec_form::SpecForm,
+        current: Option<&serde_json::Value>,
+    ) -> Result<supervisor::ProcessSpec, AppError> {
+        let value = match current {
+            Some(cur) => form.merge_into(cur),
+            None => form.to_json(),
+        }
+        .map_err(AppError::Fields)?;
         let mut problems = Vec::new();
         for key in ["restart_interval", "start_duration", "stop_timeout"] {
             if let Some(Err(m)) = value.get(key).and_then(|v| v.as_str()).map(supervisor::duration::parse) {

@@ -88,6 +88,23 @@ impl HookForm {
     }
 }
 
+/// The spec keys the form edits (everything else passes through an edit unchanged).
+pub const MANAGED_KEYS: [&str; 13] = [
+    "name",
+    "command",
+    "args",
+    "work_dir",
+    "instances",
+    "priority",
+    "auto_restart",
+    "restart_interval",
+    "start_duration",
+    "stop_signal",
+    "stop_timeout",
+    "env",
+    "lifecycle",
+];
+
 /// `(key, message)` problems of a form.
 pub type Problems = Vec<(String, String)>;
 
@@ -183,6 +200,30 @@ impl SpecForm {
         } else {
             Err(errs)
         }
+    }
+
+    /// The spec an edit produces: the form's fields replace what they cover in
+    /// `current`, and every key the form does not show (`pid_file`, and whatever the
+    /// engine adds later) is kept. A program given as `args` stays `args` when its
+    /// command line was not changed.
+    pub fn merge_into(&self, current: &Value) -> Result<Value, Problems> {
+        let mut form = self.to_json()?;
+        let mut out = current.as_object().cloned().unwrap_or_default();
+        for key in MANAGED_KEYS {
+            out.remove(key);
+        }
+        let args = current.get("args").and_then(Value::as_array).filter(|a| !a.is_empty());
+        if let (Some(args), Some(obj)) = (args, form.as_object_mut()) {
+            let joined = args.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ");
+            if obj.get("command").and_then(Value::as_str) == Some(joined.as_str()) {
+                obj.remove("command");
+                obj.insert("args".into(), Value::Array(args.clone()));
+            }
+        }
+        if let Value::Object(fields) = form {
+            out.extend(fields);
+        }
+        Ok(Value::Object(out))
     }
 
     /// The form pre-filled from a spec's JSON (as `GET /api/processes/{name}/spec` or
@@ -343,6 +384,29 @@ mod tests {
         assert_eq!(back.hooks[1].timeout, "3s");
         assert_eq!(back.auto_restart.as_deref(), Some("on"));
         assert_eq!(back.instances, "2");
+    }
+
+    #[test]
+    fn an_edit_keeps_what_the_form_does_not_show() {
+        let current = json!({
+            "name": "web", "args": ["sleep", "5"], "pid_file": "/run/web.pid", "work_dir": "/tmp",
+            "env": {"A": "1"}, "retry_count": 3
+        });
+        let mut f = SpecForm::from_json(&current);
+        assert_eq!(f.command, "sleep 5");
+        f.work_dir.clear(); // cleared in the form: gone from the spec
+        let v = f.merge_into(&current).expect("valid");
+        assert_eq!(v["args"], json!(["sleep", "5"]), "unchanged args stay args");
+        assert!(v.get("command").is_none());
+        assert!(v.get("work_dir").is_none());
+        assert_eq!(v["pid_file"], "/run/web.pid");
+        assert_eq!(v["retry_count"], 3);
+        assert_eq!(v["env"], json!({"A": "1"}));
+
+        f.command = "sleep 6".into();
+        let v = f.merge_into(&current).expect("valid");
+        assert_eq!(v["command"], "sleep 6");
+        assert!(v.get("args").is_none(), "a changed command line replaces args");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 pub async fn register_process(spec: SpecForm) -> Result<String, AppError> {
     use super::super::ssr::{principal, spec_from_form, state};
     let (st, who) = (state()?, principal().await?);
-    let spec = spec_from_form(&spec)?;
+    let spec = spec_from_form(&spec, None)?;
     let name = spec.name.clone();
     let ack = backend::ops::processes::register(&st, &who, spec).await?;
     if let Some((n, why)) = ack.failed.first() {
@@ -31,10 +31,10 @@ pub async fn update_process(original: String, spec: SpecForm) -> Result<String, 
     use backend::ops::processes as ops;
     use supervisor::{Origin, Selector};
     let (st, who) = (state()?, principal().await?);
-    let spec = spec_from_form(&spec)?;
-    if spec.name != original {
+    if spec.name.trim() != original {
         return Err(AppError::Fields(vec![("name".into(), "the name cannot change when editing".into())]));
     }
+    // Read permission is checked here; changing it needs Operate (checked by the ops below).
     let current = ops::status(&st, &who, Selector::Base(original.clone())).await?;
     match current.first() {
         None => return Err(AppError::NotFound(format!("No process {original:?}."))),
@@ -43,6 +43,12 @@ pub async fn update_process(original: String, spec: SpecForm) -> Result<String, 
         }
         Some(_) => {}
     }
+    let (old, _) = st.supervisor.spec(original.clone()).await.map_err(backend::OpError::from)?;
+    let old = serde_json::to_value(&old).map_err(|e| {
+        tracing::error!(error = %e, "spec does not serialise");
+        AppError::Internal
+    })?;
+    let spec = spec_from_form(&spec, Some(&old))?;
     let problems = spec.validate();
     if !problems.is_empty() {
         return Err(AppError::Fields(problems.into_iter().map(|(k, m)| (k.to_string(), m)).collect()));
