@@ -36,7 +36,7 @@ pub fn Nav(me: Resource<Result<Me, AppError>>) -> impl IntoView {
                             {PAGES
                                 .iter()
                                 .filter(|(_, _, only_admin)| admin || !only_admin)
-                                .map(|(href, text, _)| view! { <A href=*href>{*text}</A> })
+                                .map(|(href, text, _)| view! { <A href=*href exact={*href == "/"}>{*text}</A> })
                                 .collect_view()}
                         </nav>
                     }
