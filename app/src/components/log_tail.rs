@@ -57,8 +57,9 @@ pub fn render_lines(lines: &[LogLine]) -> Vec<(String, Vec<Segment>)> {
         .collect()
 }
 
-/// The tail of instance `name`.
+/// The tail of instance `name` (which only the browser uses).
 #[component]
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
 pub fn LogTail(
     /// Instance name.
     name: String,
@@ -70,7 +71,6 @@ pub fn LogTail(
     let area = NodeRef::<leptos::html::Pre>::new();
     #[cfg(feature = "hydrate")]
     {
-        let name = name.clone();
         Effect::new(move |prev: Option<()>| {
             if prev.is_none() {
                 browser::start(name.clone(), lines, status);
@@ -86,7 +86,6 @@ pub fn LogTail(
             }
         });
     }
-    let _ = &name;
     let shown = Memo::new(move |_| {
         let which = stream.get();
         lines.with(|all| {
