@@ -94,3 +94,24 @@ test('a process registered through the form shows up running in an open Processe
     await api.remove(name);
   }
 });
+
+test('the unregister dialog starts on Cancel and closes with Escape, leaving the process alone', async ({
+  page,
+  api,
+  processName,
+  hydrated,
+}) => {
+  await signIn(page, { hydrated });
+  await page.goto('/');
+  await waitHydrated(page);
+  await processRow(page, processName).getByRole('link', { name: 'Unregister', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Unregister process' });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole('button', { name: 'Cancel', exact: true })).toBeFocused();
+
+  await page.keyboard.press('Escape');
+
+  await expect(dialog).toHaveCount(0);
+  expect(await api.state(processName)).toBe('running');
+  await expectRowState(processRow(page, processName), 'running');
+});

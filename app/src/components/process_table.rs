@@ -292,12 +292,29 @@ fn UnregisterDialog(
             close();
         }
     });
+    // Focus starts on "Cancel" (the safe choice); Escape closes the dialog.
+    let cancel_ref = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = cancel_ref.get() {
+            let _ = button.focus();
+        }
+    });
+    let close = on_close.clone();
     let cancel = view! {
-        <button type="button" class="secondary" on:click=move |_| on_close()>"Cancel"</button>
+        <button type="button" class="secondary" node_ref=cancel_ref on:click=move |_| close()>
+            "Cancel"
+        </button>
     }
     .into_any();
     view! {
-        <div class="backdrop">
+        <div
+            class="backdrop"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    on_close();
+                }
+            }
+        >
             <div role="dialog" aria-modal="true" aria-labelledby="unregister-title" aria-describedby="unregister-question" class="dialog card">
                 <h2 id="unregister-title">"Unregister process"</h2>
                 <UnregisterConfirm name action cancel />
