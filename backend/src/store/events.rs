@@ -133,9 +133,33 @@ fn entry(m: process_event::Model) -> HistoryEntry {
 
 /// The newest `limit` entries, newest first, optionally for one instance.
 pub async fn list(db: &impl ConnectionTrait, name: Option<&str>, limit: u64) -> Result<Vec<HistoryEntry>, StoreError> {
+    list_before(db, name.map(NameFilter::Exact), None, limit).await
+}
+
+/// Which names [`list_before`] returns.
+#[derive(Clone, Copy, Debug)]
+pub enum NameFilter<'a> {
+    /// Exactly this instance (or spec) name.
+    Exact(&'a str),
+    /// Names starting with this (`web` matches `web`, `web-1`, `webhook`).
+    Prefix(&'a str),
+}
+
+/// Like [`list`], but only entries older than the row id `before` (paging backwards).
+pub async fn list_before(
+    db: &impl ConnectionTrait,
+    name: Option<NameFilter<'_>>,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut q = process_event::Entity::find().order_by_desc(process_event::Column::Id).limit(limit);
-    if let Some(n) = name {
-        q = q.filter(process_event::Column::Name.eq(n));
+    match name {
+        Some(NameFilter::Exact(n)) => q = q.filter(process_event::Column::Name.eq(n)),
+        Some(NameFilter::Prefix(p)) => q = q.filter(process_event::Column::Name.starts_with(p)),
+        None => {}
+    }
+    if let Some(id) = before {
+        q = q.filter(process_event::Column::Id.lt(id));
     }
     Ok(q.all(db).await?.into_iter().map(entry).collect())
 }

@@ -7,6 +7,7 @@ mod cronjobs;
 mod job_recorder;
 mod jobs;
 mod clients;
+mod history;
 mod migrations;
 mod processes;
 mod recorder;
