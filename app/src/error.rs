@@ -25,6 +25,10 @@ pub enum AppError {
     /// Invalid input.
     #[error("{0}")]
     Invalid(String),
+    /// Invalid input, per field: `(key, message)` with spec keys (`command`,
+    /// `work_dir`, `hooks[0].timeout`, …) so forms can show each message at its field.
+    #[error("{}", describe_fields(.0))]
+    Fields(Vec<(String, String)>),
     /// The daemon is shutting down.
     #[error("The daemon is unavailable.")]
     Unavailable,
@@ -34,6 +38,36 @@ pub enum AppError {
     /// The request itself failed (network, encoding).
     #[error("Request failed: {0}")]
     Transport(String),
+}
+
+/// `key: message; key: message` (a message with an empty key stands alone).
+fn describe_fields(list: &[(String, String)]) -> String {
+    list.iter().map(|(k, m)| if k.is_empty() { m.clone() } else { format!("{k}: {m}") }).collect::<Vec<_>>().join("; ")
+}
+
+impl AppError {
+    /// The message for the form field `key`, when this error has one.
+    pub fn field(&self, key: &str) -> Option<String> {
+        match self {
+            AppError::Fields(list) => {
+                let found: Vec<&str> = list.iter().filter(|(k, _)| k == key).map(|(_, m)| m.as_str()).collect();
+                (!found.is_empty()).then(|| found.join("; "))
+            }
+            _ => None,
+        }
+    }
+
+    /// What a form shows at its top: everything not tied to one of `keys`.
+    pub fn general(&self, keys: &[&str]) -> Option<String> {
+        match self {
+            AppError::Fields(list) => {
+                let rest: Vec<(String, String)> =
+                    list.iter().filter(|(k, _)| !keys.contains(&k.as_str())).cloned().collect();
+                (!rest.is_empty()).then(|| describe_fields(&rest))
+            }
+            other => Some(other.to_string()),
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
@@ -52,7 +86,7 @@ impl From<backend::OpError> for AppError {
         match e {
             OpError::Auth(AuthError::Forbidden(_)) => AppError::Forbidden,
             OpError::Auth(AuthError::Missing | AuthError::Invalid) => AppError::Unauthenticated,
-            OpError::Invalid(_) => AppError::Invalid(e.to_string()),
+            OpError::Invalid(list) => AppError::Fields(list),
             OpError::NotFound(m) => AppError::NotFound(m),
             OpError::Conflict(m) => AppError::Conflict(m),
             OpError::Unavailable => AppError::Unavailable,

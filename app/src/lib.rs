@@ -5,12 +5,16 @@
 //! `backend` crate. Built twice: with `ssr` into the server (rendering, server
 //! functions), with `hydrate` into the WASM bundle (interactivity, live updates).
 
+#![recursion_limit = "256"]
+
+pub mod ansi;
 pub mod components;
 pub mod error;
 pub mod live;
 pub mod model;
 pub mod pages;
 pub mod server_fns;
+pub mod spec_form;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -64,6 +68,17 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <main class="page"><h1>"Not found"</h1><a href="/">"Back to Processes"</a></main> }>
                 <Route path=path!("/") view=pages::processes::ProcessesPage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/register") view=pages::register::RegisterPage ssr=SsrMode::Async />
+                <Route path=path!("/processes/:name") view=pages::process_detail::ProcessDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/processes/:name/edit") view=pages::process_edit::EditPage ssr=SsrMode::Async />
+                <Route path=path!("/processes/:name/unregister") view=pages::process_edit::UnregisterPage ssr=SsrMode::Async />
+                <Route path=path!("/history") view=pages::history::HistoryPage ssr=SsrMode::Async />
+                <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
+                <Route path=path!("/clients") view=pages::clients::ClientsPage ssr=SsrMode::Async />
+                <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
+                <Route path=path!("/jobs") view=pages::placeholders::JobsPage ssr=SsrMode::Async />
+                <Route path=path!("/cronjobs") view=pages::placeholders::CronJobsPage ssr=SsrMode::Async />
+                <Route path=path!("/groups") view=pages::placeholders::GroupsPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

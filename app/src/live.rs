@@ -21,6 +21,9 @@ pub struct Live {
     pub connected: RwSignal<bool>,
     /// The clock uptime is computed against (ticks every second in the browser).
     pub now: RwSignal<DateTime<Utc>>,
+    /// The last event applied: `(seq, name, kind)`. Pages that show persisted history
+    /// refetch when an event about their process arrives.
+    pub last_event: RwSignal<Option<(u64, String, String)>>,
     started: RwSignal<bool>,
 }
 
@@ -32,6 +35,7 @@ impl Live {
             seq: RwSignal::new(0),
             connected: RwSignal::new(false),
             now: RwSignal::new(Utc::now()),
+            last_event: RwSignal::new(None),
             started: RwSignal::new(false),
         };
         provide_context(live);
@@ -40,6 +44,10 @@ impl Live {
 
     /// Applies one message from the socket.
     pub fn apply(&self, msg: WsMessage) {
+        let event = match &msg {
+            WsMessage::Event { seq, name, kind, .. } => Some((*seq, name.clone(), kind.clone())),
+            WsMessage::Snapshot { .. } => None,
+        };
         let mut seq = self.seq.get_untracked();
         let mut changed = false;
         self.processes.update(|table| {
@@ -48,6 +56,9 @@ impl Live {
         });
         if changed {
             self.seq.set(seq);
+            if event.is_some() {
+                self.last_event.set(event);
+            }
         }
     }
 
@@ -67,7 +78,7 @@ impl Live {
 /// below the current sequence number are already reflected and are ignored.
 pub fn apply(table: &mut BTreeMap<String, ProcessInfo>, seq: &mut u64, msg: WsMessage) -> bool {
     match msg {
-        WsMessage::Snapshot { seq: s, processes } => {
+        WsMessage::Snapshot { seq: s, processes, .. } => {
             *table = processes.into_iter().map(|p| (p.name.clone(), p)).collect();
             *seq = s;
             true
@@ -179,6 +190,8 @@ mod tests {
             exit_signal: None,
             reason: None,
             retry_at: None,
+            cpu_percent: None,
+            memory_bytes: None,
         }
     }
 
@@ -197,7 +210,11 @@ mod tests {
     fn snapshot_then_events_in_order() {
         let mut t = BTreeMap::new();
         let mut seq = 0;
-        assert!(apply(&mut t, &mut seq, WsMessage::Snapshot { seq: 5, processes: vec![p("a", "running")] }));
+        assert!(apply(
+            &mut t,
+            &mut seq,
+            WsMessage::Snapshot { seq: 5, processes: vec![p("a", "running")], jobs: vec![], cronjobs: vec![] }
+        ));
         assert!(!apply(&mut t, &mut seq, ev(5, "a", "exited", Some(p("a", "exited")))), "already reflected");
         assert_eq!(t["a"].state, "running");
         assert!(apply(&mut t, &mut seq, ev(6, "a", "exited", Some(p("a", "exited")))));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// One process instance as the API and the console show it. Field names follow
 /// upstream provisr's status object (`name`, `running`, `pid`, `started_at`, `state`,
 /// `restarts`, `provisioned`), so its scripts keep working.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProcessInfo {
     /// Instance name.
     pub name: String,
@@ -40,7 +40,17 @@ pub struct ProcessInfo {
     pub reason: Option<String>,
     /// When a restart is due (`backoff`).
     pub retry_at: Option<DateTime<Utc>>,
+    /// CPU use of the process group in percent of one core, when sampled. Seam for the
+    /// resources sampler: `None` until the engine reports it (shown as "–").
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    /// Resident memory of the process group in bytes, when sampled (see `cpu_percent`).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
+
+/// Why a config-file process has no edit/unregister controls.
+pub const READ_ONLY_REASON: &str = "Defined in the config file — read-only";
 
 /// A message on the live WebSocket (`GET /api/ws`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +62,12 @@ pub enum WsMessage {
         seq: u64,
         /// Every instance, by name.
         processes: Vec<ProcessInfo>,
+        /// Every live job's status (`supervisor::jobs::JobStatus` as JSON), by name.
+        #[serde(default)]
+        jobs: Vec<serde_json::Value>,
+        /// Every cronjob's status (`supervisor::cron::CronJobStatus` as JSON), by name.
+        #[serde(default)]
+        cronjobs: Vec<serde_json::Value>,
     },
     /// One change, in order (`seq` is one more than the previous message's).
     Event {
@@ -79,6 +95,104 @@ pub struct Me {
     pub roles: Vec<String>,
     /// May start/stop/register.
     pub can_operate: bool,
+    /// May manage users, API clients and settings.
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// One persisted history event (`backend::store::events::HistoryEntry` on the wire).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// Row id (increasing; the paging cursor).
+    pub id: i64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Instance (or spec) name.
+    pub name: String,
+    /// Event kind (`started`, `exited`, …).
+    pub kind: String,
+    /// Process id, when there was one.
+    pub pid: Option<i64>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Terminating signal.
+    pub signal: Option<i32>,
+    /// The event's own fields (decision, attempt, error, …).
+    pub detail: serde_json::Value,
+}
+
+/// A page of history, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// The events.
+    pub events: Vec<HistoryEvent>,
+    /// The id to pass as `before` for the next (older) page, when there is one.
+    pub next_before: Option<i64>,
+}
+
+/// One captured log line (the shape of `GET /api/processes/{name}/logs` and of the
+/// messages on `/api/processes/{name}/logs/ws`; unknown fields are ignored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// `stdout` | `stderr`.
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    /// The text, possibly with ANSI escape sequences.
+    #[serde(alias = "line", alias = "text")]
+    pub message: String,
+    /// When it was captured.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+fn default_stream() -> String {
+    "stdout".to_string()
+}
+
+/// One CPU/memory sample of a process (the chart's data points).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// When it was taken.
+    pub at: DateTime<Utc>,
+    /// CPU in percent of one core.
+    pub cpu_percent: f64,
+    /// Resident memory in bytes.
+    pub memory_bytes: u64,
+}
+
+/// A console user, as the Users page lists it (never the password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Row id.
+    pub id: i64,
+    /// User name.
+    pub username: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Whether the user can sign in.
+    pub active: bool,
+}
+
+/// An API client, as the API clients page lists it (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// The client id used to authenticate.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Scope names (`admin`, `operator`, `viewer`).
+    pub scopes: Vec<String>,
+}
+
+/// A newly created API client with its secret, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedClient {
+    /// The client.
+    pub client: ClientInfo,
+    /// The secret; not retrievable later.
+    pub client_secret: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -118,6 +232,8 @@ mod convert {
                 exit_signal: s.last_exit_signal,
                 reason,
                 retry_at,
+                cpu_percent: None,
+                memory_bytes: None,
             }
         }
     }
@@ -137,6 +253,87 @@ mod convert {
                 detail,
             }
         }
+    }
+}
+
+/// Formats a byte count as `512 B`, `3.4 KiB`, `12.0 MiB`, `1.5 GiB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// Formats a CPU share in percent (`0.4%`, `12%`).
+pub fn format_cpu(percent: f64) -> String {
+    if percent < 10.0 {
+        format!("{percent:.1}%")
+    } else {
+        format!("{percent:.0}%")
+    }
+}
+
+/// Describes a history event in words: what happened and, for exits and failed spawns,
+/// the code or signal and what the supervisor decided.
+pub fn describe_event(e: &HistoryEvent) -> String {
+    let d = &e.detail;
+    let decision = || -> Option<String> {
+        let dec = d.get("decision")?;
+        Some(match dec.get("action")?.as_str()? {
+            "restart" => {
+                let after = dec.get("after").and_then(|v| v.as_str()).unwrap_or("?");
+                let attempt = dec.get("attempt").and_then(|v| v.as_u64()).unwrap_or(0);
+                format!("restart #{attempt} in {after}")
+            }
+            "stop" => "stays stopped (requested)".to_string(),
+            "no_restart" => "no restart (auto restart off)".to_string(),
+            "give_up" => {
+                format!("gave up: {}", dec.get("reason").and_then(|v| v.as_str()).unwrap_or("unknown reason"))
+            }
+            other => other.to_string(),
+        })
+    };
+    let with_decision = |head: String| match decision() {
+        Some(dec) => format!("{head} → {dec}"),
+        None => head,
+    };
+    match e.kind.as_str() {
+        "started" => {
+            let attempt = d.get("attempt").and_then(|v| v.as_u64()).unwrap_or(0);
+            let pid = e.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            if attempt == 0 {
+                format!("started{pid}")
+            } else {
+                format!("restarted{pid}, attempt {attempt}")
+            }
+        }
+        "exited" => {
+            let how = match (e.exit_code, e.signal) {
+                (_, Some(sig)) => format!("killed by signal {sig}"),
+                (Some(code), None) => format!("exited with code {code}"),
+                (None, None) => "exited".to_string(),
+            };
+            let uptime = d.get("uptime").and_then(|v| v.as_str()).map(|u| format!(" after {u}")).unwrap_or_default();
+            with_decision(format!("{how}{uptime}"))
+        }
+        "spawn_failed" => {
+            with_decision(format!("failed to start: {}", d.get("error").and_then(|v| v.as_str()).unwrap_or("?")))
+        }
+        "stopping" => {
+            format!("stopping with {}", d.get("signal").and_then(|v| v.as_str()).unwrap_or("the stop signal"))
+        }
+        "killed" => "stop timeout expired: SIGKILL sent".to_string(),
+        "adopted" => format!("adopted after a daemon restart (pid {})", e.pid.unwrap_or_default()),
+        "registered" => "registered".to_string(),
+        "unregistered" => "unregistered".to_string(),
+        other => other.replace('_', " "),
     }
 }
 
@@ -168,9 +365,79 @@ mod tests {
         assert_eq!(format_uptime(3 * 86_400 + 4 * 3600), "3d 4h");
     }
 
+    fn event(kind: &str, code: Option<i32>, signal: Option<i32>, detail: serde_json::Value) -> HistoryEvent {
+        HistoryEvent {
+            id: 1,
+            at: Utc::now(),
+            name: "web".into(),
+            kind: kind.into(),
+            pid: Some(42),
+            exit_code: code,
+            signal,
+            detail,
+        }
+    }
+
+    #[test]
+    fn events_in_words() {
+        use serde_json::json;
+        let cases = [
+            (event("started", None, None, json!({"attempt": 0})), "started (pid 42)"),
+            (event("started", None, None, json!({"attempt": 2})), "restarted (pid 42), attempt 2"),
+            (
+                event(
+                    "exited",
+                    Some(1),
+                    None,
+                    json!({"uptime": "3s", "decision": {"action": "restart", "after": "1s", "attempt": 1}}),
+                ),
+                "exited with code 1 after 3s → restart #1 in 1s",
+            ),
+            (
+                event("exited", None, Some(15), json!({"decision": {"action": "stop"}})),
+                "killed by signal 15 → stays stopped (requested)",
+            ),
+            (
+                event("exited", Some(0), None, json!({"decision": {"action": "no_restart"}})),
+                "exited with code 0 → no restart (auto restart off)",
+            ),
+            (
+                event(
+                    "spawn_failed",
+                    None,
+                    None,
+                    json!({"error": "No such file", "decision": {"action": "give_up", "reason": "too many"}}),
+                ),
+                "failed to start: No such file → gave up: too many",
+            ),
+            (event("stopping", None, None, json!({"signal": "SIGTERM"})), "stopping with SIGTERM"),
+            (event("desired_changed", None, None, json!({})), "desired changed"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(describe_event(&e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_and_cpu() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(3 * 1024 + 512), "3.5 KiB");
+        assert_eq!(format_bytes(12 * 1024 * 1024), "12.0 MiB");
+        assert_eq!(format_cpu(0.42), "0.4%");
+        assert_eq!(format_cpu(57.6), "58%");
+    }
+
+    #[test]
+    fn log_line_aliases() {
+        let l: LogLine = serde_json::from_str(r#"{"line":"hi","stream":"stderr"}"#).expect("json");
+        assert_eq!((l.stream.as_str(), l.message.as_str()), ("stderr", "hi"));
+        let l: LogLine = serde_json::from_str(r#"{"message":"x"}"#).expect("json");
+        assert_eq!(l.stream, "stdout");
+    }
+
     #[test]
     fn ws_message_shape() {
-        let m = WsMessage::Snapshot { seq: 4, processes: vec![] };
+        let m = WsMessage::Snapshot { seq: 4, processes: vec![], jobs: vec![], cronjobs: vec![] };
         let v = serde_json::to_value(&m).expect("json");
         assert_eq!(v["type"], "snapshot");
         assert_eq!(v["seq"], 4);

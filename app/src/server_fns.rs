@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod processes;
+pub mod users;
 
 /// Server-side helpers for server functions.
 #[cfg(feature = "ssr")]
@@ -44,6 +45,47 @@ pub mod ssr {
         }
         let session = session().await?;
         principal_of_session(&st, &session).await?.ok_or(AppError::Unauthenticated)
+    }
+
+    /// The spec a process form describes, or every problem with it by spec key: the
+    /// form's own checks, then durations and the stop signal, then the spec's shape.
+    /// (Whether the spec is valid as a whole — work dir exists, … — is the supervisor's
+    /// call when it is registered.)
+    /// With `current` (an edit), keys the form does not show are kept from it.
+    pub fn spec_from_form(
+        form: &crate::spec_form::SpecForm,
+        current: Option<&serde_json::Value>,
+    ) -> Result<supervisor::ProcessSpec, AppError> {
+        let value = match current {
+            Some(cur) => form.merge_into(cur),
+            None => form.to_json(),
+        }
+        .map_err(AppError::Fields)?;
+        let mut problems = Vec::new();
+        for key in ["restart_interval", "start_duration", "stop_timeout"] {
+            if let Some(Err(m)) = value.get(key).and_then(|v| v.as_str()).map(supervisor::duration::parse) {
+                problems.push((key.to_string(), m));
+            }
+        }
+        if let Some(Err(m)) = value.get("stop_signal").and_then(|v| v.as_str()).map(supervisor::StopSignal::parse) {
+            problems.push(("stop_signal".to_string(), m));
+        }
+        for (i, hook) in form.hooks.iter().enumerate() {
+            if !hook.timeout.trim().is_empty() {
+                if let Err(m) = supervisor::duration::parse(&hook.timeout) {
+                    problems.push((format!("hooks[{i}].timeout"), m));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Fields(problems));
+        }
+        serde_json::from_value(value).map_err(|e| {
+            let msg = e.to_string();
+            // Hooks are passed as `lifecycle`; an engine without them says so here.
+            let key = if msg.contains("lifecycle") { "hooks" } else { "" };
+            AppError::Fields(vec![(key.to_string(), msg)])
+        })
     }
 
     /// The principal a session stands for, if it is signed in and still valid.

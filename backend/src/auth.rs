@@ -5,7 +5,7 @@
 //! * [`password`]: argon2id hashing and verification, with the same work for an unknown
 //!   user as for a wrong password, so the answer and its timing reveal nothing.
 //! * [`token`]: JWTs carrying the principal and its version; a token stops working when
-//!   the user is deactivated, deleted, or changes password or roles.
+//!   the user or client is deactivated, deleted, or changes password, roles or scopes.
 //! * [`Auth`]: the service tying these to the store.
 
 pub mod password;
@@ -41,6 +41,8 @@ pub struct Principal {
 pub enum PrincipalKind {
     /// A console/API user.
     User,
+    /// An API client (client credentials); its roles are its scopes.
+    Client,
     /// Anyone, when auth is disabled: allowed everything.
     Anonymous,
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod metrics;
 pub mod ops;
 pub mod recorder;
 pub mod state;

@@ -2,8 +2,14 @@
 //! the caller's permission, acts through the supervisor handle or the store, and — for
 //! changes that must survive a crash — returns only once the change is persisted.
 
+pub mod clients;
+pub mod cronjobs;
+pub mod groups;
+pub mod history;
+pub mod jobs;
 pub mod processes;
 pub mod reload;
+pub mod users;
 
 use crate::auth::AuthError;
 use crate::error::StoreError;
@@ -36,6 +42,17 @@ impl OpError {
     /// An [`OpError::Invalid`] with one message.
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {
         Self::Invalid(vec![(key.to_string(), message.into())])
+    }
+}
+
+/// A store error as the operation's answer: conflicts, unknown rows and bad input keep
+/// their meaning (409, 404, 400); everything else is a store failure.
+pub(crate) fn store_op(e: StoreError) -> OpError {
+    match e {
+        StoreError::Conflict(m) => OpError::Conflict(m),
+        StoreError::NotFound(m) => OpError::NotFound(m),
+        StoreError::Invalid(m) => OpError::invalid("", m),
+        other => OpError::Store(other),
     }
 }
 

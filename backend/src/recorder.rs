@@ -8,11 +8,17 @@
 //! durable awaits [`RecorderHandle::wait_persisted`] with the [`supervisor::Ack`]'s seq.
 //! A failed transaction is retried (with backoff) with the same batch: history is never
 //! silently skipped.
+//!
+//! Job and cronjob events (from the jobs controller, on the same bus) are mapped onto
+//! `store::jobs` and `store::cronjobs` in the same transactions (see `recorder/jobs.rs`).
+
+pub mod jobs;
 
 use crate::entity::process_event;
 use crate::error::StoreError;
 use crate::store::{events, processes};
 use sea_orm::{DatabaseConnection, TransactionTrait};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use supervisor::{Desired, Event, EventKind, Origin, ProcessSpec};
@@ -47,8 +53,26 @@ impl RecorderHandle {
 /// channel closes (the supervisor has stopped) and everything in it is persisted.
 pub fn spawn(
     db: DatabaseConnection,
+    events: mpsc::UnboundedReceiver<Arc<Event>>,
+    run_id: String,
+) -> (RecorderHandle, JoinHandle<()>) {
+    spawn_with(db, events, run_id, RecorderOptions::default())
+}
+
+/// What else the recorder needs to know.
+#[derive(Clone, Debug, Default)]
+pub struct RecorderOptions {
+    /// Where the jobs controller writes attempt logs (`JobsConfig::log_dir`): the end of
+    /// an attempt's output is kept with the attempt.
+    pub job_log_dir: Option<PathBuf>,
+}
+
+/// [`spawn`] with options.
+pub fn spawn_with(
+    db: DatabaseConnection,
     mut events: mpsc::UnboundedReceiver<Arc<Event>>,
     run_id: String,
+    options: RecorderOptions,
 ) -> (RecorderHandle, JoinHandle<()>) {
     let (tx, rx) = watch::channel(0u64);
     let task = tokio::spawn(async move {
@@ -62,9 +86,10 @@ pub fn spawn(
                 }
             }
             let last = batch.last().map_or(0, |e| e.seq);
+            let excerpts = excerpts(options.job_log_dir.as_deref(), &batch);
             let mut delay = Duration::from_millis(50);
             loop {
-                match persist(&db, &run_id, &batch).await {
+                match persist(&db, &run_id, &batch, &excerpts).await {
                     Ok(()) => break,
                     Err(e) => {
                         tracing::error!(error = %e, events = batch.len(), "could not persist events; retrying");
@@ -87,6 +112,23 @@ enum Op<'a> {
     UpsertInstances(Vec<(&'a str, &'a str, Desired)>),
     DeleteInstance(&'a str),
     SetDesired(&'a str, Desired),
+    Job(&'a Event, &'a supervisor::jobs::JobEvent),
+    Cron(&'a Event, &'a supervisor::cron::CronEvent),
+}
+
+/// The log excerpt of every attempt that ended in the batch, by sequence number.
+fn excerpts(dir: Option<&std::path::Path>, batch: &[Arc<Event>]) -> std::collections::HashMap<u64, String> {
+    let mut out = std::collections::HashMap::new();
+    for e in batch {
+        if let EventKind::Job(j) = &e.kind {
+            if let supervisor::jobs::JobChange::AttemptEnded { attempt } = &j.change {
+                if let Some(x) = jobs::excerpt(dir, &e.name, attempt) {
+                    out.insert(e.seq, x);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn plan<'a>(batch: &'a [Arc<Event>], run_id: &str) -> (Vec<Op<'a>>, Vec<process_event::ActiveModel>) {
@@ -97,7 +139,9 @@ fn plan<'a>(batch: &'a [Arc<Event>], run_id: &str) -> (Vec<Op<'a>>, Vec<process_
             history.push(events::row(run_id, e));
         }
         let op = match &e.kind {
-            EventKind::Registered { spec, origin } => Op::UpsertProcess(spec, *origin),
+            EventKind::Registered { spec, origin } | EventKind::Updated { spec, origin } => {
+                Op::UpsertProcess(spec, *origin)
+            }
             EventKind::Unregistered => Op::DeleteProcess(&e.name),
             EventKind::InstanceAdded { base } => {
                 let desired = e.status.as_ref().map_or(Desired::Stopped, |s| s.desired);
@@ -109,6 +153,8 @@ fn plan<'a>(batch: &'a [Arc<Event>], run_id: &str) -> (Vec<Op<'a>>, Vec<process_
             }
             EventKind::InstanceRemoved { .. } => Op::DeleteInstance(&e.name),
             EventKind::DesiredChanged { desired } => Op::SetDesired(&e.name, *desired),
+            EventKind::Job(j) => Op::Job(e, j),
+            EventKind::Cron(c) => Op::Cron(e, c),
             _ => continue,
         };
         ops.push(op);
@@ -116,7 +162,12 @@ fn plan<'a>(batch: &'a [Arc<Event>], run_id: &str) -> (Vec<Op<'a>>, Vec<process_
     (ops, history)
 }
 
-async fn persist(db: &DatabaseConnection, run_id: &str, batch: &[Arc<Event>]) -> Result<(), StoreError> {
+async fn persist(
+    db: &DatabaseConnection,
+    run_id: &str,
+    batch: &[Arc<Event>],
+    excerpts: &std::collections::HashMap<u64, String>,
+) -> Result<(), StoreError> {
     let (ops, history) = plan(batch, run_id);
     let txn = db.begin().await?;
     for op in ops {
@@ -126,6 +177,8 @@ async fn persist(db: &DatabaseConnection, run_id: &str, batch: &[Arc<Event>]) ->
             Op::UpsertInstances(list) => processes::set_instances(&txn, &list).await?,
             Op::DeleteInstance(name) => processes::delete_instance(&txn, name).await?,
             Op::SetDesired(name, desired) => processes::set_desired(&txn, name, desired).await?,
+            Op::Job(e, j) => jobs::job_event(&txn, &e.name, e.at, j, &excerpts.get(&e.seq).cloned()).await?,
+            Op::Cron(e, c) => jobs::cron_event(&txn, &e.name, e.at, c).await?,
         }
     }
     // Large batches are split so one statement stays within the backends' parameter limits.

@@ -1,10 +1,11 @@
 //! What every request handler and server function needs, in one cloneable value.
 
 use crate::auth::Auth;
+use crate::ops::groups::Group;
 use crate::recorder::RecorderHandle;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
-use supervisor::SupervisorHandle;
+use supervisor::{JobsHandle, SupervisorHandle};
 
 /// Shared server-side state: handles, not locks.
 #[derive(Clone, Debug)]
@@ -15,6 +16,12 @@ pub struct AppState {
     pub supervisor: SupervisorHandle,
     /// Authentication.
     pub auth: Arc<Auth>,
+    /// The jobs and cronjobs controller.
+    pub jobs: JobsHandle,
+    /// Where job attempts' logs are written (`None`: discarded).
+    pub job_log_dir: Option<std::path::PathBuf>,
     /// Persistence progress of the supervisor's events.
     pub recorder: RecorderHandle,
+    /// The configured `[[groups]]`.
+    pub groups: Arc<Vec<Group>>,
 }

@@ -63,10 +63,10 @@ export class Api {
   }
 
   /** Registers a process and starts it. */
-  async register(name: string, command: string): Promise<void> {
+  async register(name: string, command: string, extra: Record<string, unknown> = {}): Promise<void> {
     const response = await this.request.post('/api/register', {
       headers: this.headers,
-      data: { name, command },
+      data: { name, command, ...extra },
     });
     await ok(response, `register ${name}`);
   }
@@ -254,3 +254,53 @@ export const test = base.extend<Fixtures>({
     await api.remove(name);
   },
 });
+
+/** The process the harness defines in the config file (read-only in the console). */
+export function configProcessName(): string {
+  return process.env.PROVISR_CONFIG_PROCESS ?? 'e2e-config';
+}
+
+/**
+ * Clicks a submit button. Without JavaScript the form posts and the browser loads the page the
+ * post leads to, so this waits for that load too.
+ */
+export async function submit(page: Page, button: Locator, hydrated: boolean): Promise<void> {
+  if (hydrated) {
+    await button.click();
+  } else {
+    const loaded = page.waitForEvent('load');
+    await button.click();
+    await loaded;
+  }
+}
+
+/** Opens a console page; with JavaScript, waits until it is hydrated. */
+export async function open(page: Page, path: string, hydrated: boolean): Promise<void> {
+  await page.goto(path);
+  if (hydrated) {
+    await waitHydrated(page);
+  }
+}
+
+/** The "Register process" form, filled with a name and command and submitted. */
+export async function registerThroughForm(
+  page: Page,
+  hydrated: boolean,
+  fields: { name: string; command: string; workDir?: string; env?: string },
+): Promise<void> {
+  await open(page, '/', hydrated);
+  await page.getByRole('link', { name: 'Register process', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Register process', exact: true })).toBeVisible();
+  if (hydrated) {
+    await waitHydrated(page);
+  }
+  await page.getByLabel('Name', { exact: true }).fill(fields.name);
+  await page.getByLabel('Command', { exact: true }).fill(fields.command);
+  if (fields.workDir !== undefined) {
+    await page.getByLabel('Work dir', { exact: true }).fill(fields.workDir);
+  }
+  if (fields.env !== undefined) {
+    await page.getByLabel('Env', { exact: true }).fill(fields.env);
+  }
+  await submit(page, page.getByRole('button', { name: 'Register', exact: true }), hydrated);
+}

@@ -10,6 +10,9 @@ mod m20261128_000002_create_sessions;
 mod m20261128_000003_create_processes;
 mod m20261128_000004_create_process_events;
 mod m20261128_000005_create_settings;
+mod m20261128_000006_create_api_clients;
+mod m20261128_000010_create_jobs;
+mod m20261128_000011_create_cronjobs;
 
 /// Applies provisr's migrations in order.
 pub struct Migrator;
@@ -23,6 +26,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_processes::Migration),
             Box::new(m20261128_000004_create_process_events::Migration),
             Box::new(m20261128_000005_create_settings::Migration),
+            Box::new(m20261128_000006_create_api_clients::Migration),
+            Box::new(m20261128_000010_create_jobs::Migration),
+            Box::new(m20261128_000011_create_cronjobs::Migration),
         ]
     }
 }

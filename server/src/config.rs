@@ -31,6 +31,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
+use supervisor::cron::CronJobSpec;
+use supervisor::jobs::JobSpec;
 use supervisor::{Origin, ProcessSpec};
 
 /// `[server] listen` when the config does not set it: every interface, port 8443.
@@ -77,6 +79,10 @@ pub struct Config {
     pub pid_dir: Option<PathBuf>,
     /// A directory of program files, one `{type, spec}` entry each.
     pub programs_directory: Option<PathBuf>,
+    /// The global environment of every process: `env_files` in order (each file's lines in
+    /// order), then `env`; a later definition replaces the value of an earlier one in place.
+    /// `${VAR}` in values is already expanded (see [`Config`]'s module docs).
+    pub global_env: Vec<(String, String)>,
     /// `[log]`
     pub log: LogConfig,
     /// `[server]`
@@ -85,16 +91,52 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[auth]`
     pub auth: AuthConfig,
+    /// `[metrics]`
+    pub metrics: MetricsConfig,
     /// `[[processes]]` in file order, then the programs directory's files by file name.
     pub processes: Vec<ProcessEntry>,
+    /// `[[groups]]` in file order; every member names a process of `processes`.
+    pub groups: Vec<GroupConfig>,
+    /// `type = "job"` entries (same order).
+    pub jobs: Vec<JobEntry>,
+    /// `type = "cronjob"` entries (same order).
+    pub cronjobs: Vec<CronJobEntry>,
 }
 
-/// `[log]`
+/// `[metrics]`: the Prometheus endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogConfig {
-    /// Where process logs go; `None`: the caller's default.
-    pub dir: Option<PathBuf>,
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`. Default `false`, or `true` when `listen` is set.
+    pub enabled: bool,
+    /// A separate plain-HTTP listener for `/metrics` (no authentication: scrapers cannot
+    /// sign in; bind it to a private interface). `None`: `/metrics` is served at the root of
+    /// the main listener, behind the API's authentication when `[auth]` is enabled.
+    pub listen: Option<String>,
 }
+
+impl MetricsConfig {
+    /// The socket addresses of `listen`, in the order to try them (see
+    /// [`ServerConfig::listen_addrs`]); empty when `listen` is not set.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        match &self.listen {
+            Some(listen) => listen_addrs(listen),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// `[[groups]]`: processes started, stopped and watched together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// The group's name, `[A-Za-z0-9._-]`.
+    pub name: String,
+    /// Process (spec) names, as written; duplicates removed.
+    pub members: Vec<String>,
+}
+
+/// `[log]`: the supervisor's global capture settings (`dir`, `max_size_mb`, `max_backups`,
+/// `max_age_days`, `compress`). `dir: None` means the caller's default (`<data>/logs`).
+pub use supervisor::LogConfig;
 
 /// `[server]`
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +147,10 @@ pub struct ServerConfig {
     pub base_path: String,
     /// `[server.tls]`
     pub tls: TlsConfig,
+    /// Where the daemon writes its pid (mode 0644) while it runs; removed on a clean exit.
+    pub pidfile: Option<PathBuf>,
+    /// Where the daemon's own log goes (appended); `None`: stderr.
+    pub logfile: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -117,27 +163,38 @@ impl ServerConfig {
     /// Any other host name is resolved now (a blocking lookup); an unresolvable name, or a
     /// `listen` that does not parse, gives an empty list.
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
-        match parse_listen(&self.listen) {
-            Ok(Listen::AnyInterface(port)) => vec![
-                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
-            ],
-            Ok(Listen::Addr(addr)) => vec![addr],
-            Ok(Listen::Host(host, port)) if host.eq_ignore_ascii_case("localhost") => vec![
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
-                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
-            ],
-            Ok(Listen::Host(host, port)) => {
-                (host.as_str(), port).to_socket_addrs().map(|addrs| addrs.collect()).unwrap_or_default()
-            }
-            Err(_) => Vec::new(),
+        listen_addrs(&self.listen)
+    }
+}
+
+/// See [`ServerConfig::listen_addrs`].
+fn listen_addrs(listen: &str) -> Vec<SocketAddr> {
+    match parse_listen(listen) {
+        Ok(Listen::AnyInterface(port)) => vec![
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+        ],
+        Ok(Listen::Addr(addr)) => vec![addr],
+        Ok(Listen::Host(host, port)) if host.eq_ignore_ascii_case("localhost") => vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ],
+        Ok(Listen::Host(host, port)) => {
+            (host.as_str(), port).to_socket_addrs().map(|addrs| addrs.collect()).unwrap_or_default()
         }
+        Err(_) => Vec::new(),
     }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: DEFAULT_LISTEN.to_string(), base_path: DEFAULT_BASE_PATH.to_string(), tls: TlsConfig::default() }
+        Self {
+            listen: DEFAULT_LISTEN.to_string(),
+            base_path: DEFAULT_BASE_PATH.to_string(),
+            tls: TlsConfig::default(),
+            pidfile: None,
+            logfile: None,
+        }
     }
 }
 
@@ -383,6 +440,24 @@ pub struct ProcessEntry {
     pub file: PathBuf,
 }
 
+/// One job definition (`type = "job"`) and where it was found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobEntry {
+    /// The job.
+    pub spec: JobSpec,
+    /// The file that defines it.
+    pub file: PathBuf,
+}
+
+/// One cronjob definition (`type = "cronjob"`) and where it was found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CronJobEntry {
+    /// The cronjob.
+    pub spec: CronJobSpec,
+    /// The file that defines it.
+    pub file: PathBuf,
+}
+
 /// One problem in a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -439,16 +514,31 @@ impl Default for Config {
             source: None,
             pid_dir: None,
             programs_directory: None,
+            global_env: Vec::new(),
             log: LogConfig::default(),
             server: ServerConfig::default(),
             store: StoreConfig::default(),
             auth: AuthConfig::default(),
+            metrics: MetricsConfig::default(),
             processes: Vec::new(),
+            groups: Vec::new(),
+            jobs: Vec::new(),
+            cronjobs: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The configured jobs' specs.
+    pub fn jobs_specs(&self) -> Vec<JobSpec> {
+        self.jobs.iter().map(|j| j.spec.clone()).collect()
+    }
+
+    /// The configured cronjobs' specs.
+    pub fn cronjob_specs(&self) -> Vec<CronJobSpec> {
+        self.cronjobs.iter().map(|c| c.spec.clone()).collect()
+    }
+
     /// Reads, parses and validates a config file (and its programs directory), reporting
     /// every problem at once. The format is chosen by the extension.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -700,14 +790,37 @@ fn kind(v: &Value) -> &'static str {
 #[serde(default, expecting = "a map")]
 struct RawLog {
     dir: Option<PathBuf>,
+    max_size_mb: Option<u64>,
+    max_backups: Option<u32>,
+    max_age_days: Option<u32>,
+    compress: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default, expecting = "a map")]
 struct RawServer {
+    /// Upstream's switch for the HTTP server: accepted when true (the API is how provisr is
+    /// driven, so it is always on).
+    enabled: Option<bool>,
     listen: Option<String>,
     base_path: Option<String>,
     tls: RawTls,
+    pidfile: Option<PathBuf>,
+    logfile: Option<PathBuf>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, expecting = "a map")]
+struct RawMetrics {
+    enabled: Option<bool>,
+    listen: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a map with `name` and `members`")]
+struct RawGroup {
+    name: String,
+    members: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -766,18 +879,34 @@ struct RawAdmin {
 }
 
 /// The top-level keys, in the order of the documentation (and of error reports).
-const SECTIONS: [&str; 7] = ["pid_dir", "programs_directory", "log", "server", "store", "auth", "processes"];
+const SECTIONS: [&str; 11] = [
+    "pid_dir",
+    "programs_directory",
+    "env",
+    "env_files",
+    "log",
+    "server",
+    "store",
+    "auth",
+    "metrics",
+    "processes",
+    "groups",
+];
 
 /// The file's top level, each section deserialized on its own.
 #[derive(Default)]
 struct RawConfig {
     pid_dir: Option<PathBuf>,
     programs_directory: Option<PathBuf>,
+    env: Option<Value>,
+    env_files: Option<Vec<PathBuf>>,
     log: RawLog,
     server: RawServer,
     store: RawStore,
     auth: RawAuth,
+    metrics: RawMetrics,
     processes: Option<Value>,
+    groups: Option<Value>,
 }
 
 /// A process found in a file, with the key prefix its problems are reported under.
@@ -794,13 +923,16 @@ struct Loader {
     /// Its directory, absolute: where relative paths start.
     base_dir: PathBuf,
     errors: Vec<ConfigError>,
+    /// Jobs and cronjobs found so far, with the key prefix of their spec.
+    jobs: Vec<(JobEntry, String)>,
+    cronjobs: Vec<(CronJobEntry, String)>,
 }
 
 impl Loader {
     fn new(source: &Path) -> Loader {
         let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
         let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-        Loader { file: source.to_path_buf(), base_dir, errors: Vec::new() }
+        Loader { file: source.to_path_buf(), base_dir, errors: Vec::new(), jobs: Vec::new(), cronjobs: Vec::new() }
     }
 
     fn error(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
@@ -821,26 +953,35 @@ impl Loader {
         let raw = self.raw_config(root);
         let pid_dir = raw.pid_dir.and_then(|p| self.path(&file, "pid_dir", p));
         let programs_directory = raw.programs_directory.and_then(|p| self.path(&file, "programs_directory", p));
-        let log = LogConfig { dir: raw.log.dir.and_then(|p| self.path(&file, "log.dir", p)) };
+        let log = self.log(raw.log);
         let server = self.server(raw.server);
         let store = self.store(raw.store, &raw.auth);
         let auth = self.auth(raw.auth);
+        let global_env = self.global_env(raw.env_files.unwrap_or_default(), raw.env, &|k| std::env::var(k).ok());
+        let metrics = self.metrics(raw.metrics);
 
         let mut found = raw.processes.map(|v| self.processes(v)).unwrap_or_default();
         if let Some(dir) = &programs_directory {
             found.extend(self.programs_directory(dir));
         }
         self.check_unique_names(&found);
+        let groups = raw.groups.map(|v| self.groups(v, &found)).unwrap_or_default();
+        self.check_unique_job_names();
 
         Config {
             source: Some(file),
             pid_dir,
             programs_directory,
+            global_env,
             log,
             server,
             store,
             auth,
+            metrics,
             processes: found.into_iter().map(|f| f.entry).collect(),
+            groups,
+            jobs: std::mem::take(&mut self.jobs).into_iter().map(|(e, _)| e).collect(),
+            cronjobs: std::mem::take(&mut self.cronjobs).into_iter().map(|(e, _)| e).collect(),
         }
     }
 
@@ -866,6 +1007,10 @@ impl Loader {
             match key {
                 "pid_dir" => raw.pid_dir = self.parse(&file, key, value),
                 "programs_directory" => raw.programs_directory = self.parse(&file, key, value),
+                "env" => raw.env = Some(value),
+                "env_files" => raw.env_files = self.parse(&file, key, value),
+                "metrics" => raw.metrics = self.parse(&file, key, value).unwrap_or_default(),
+                "groups" => raw.groups = Some(value),
                 "log" => raw.log = self.parse(&file, key, value).unwrap_or_default(),
                 "server" => raw.server = self.parse(&file, key, value).unwrap_or_default(),
                 "store" => raw.store = self.parse(&file, key, value).unwrap_or_default(),
@@ -907,8 +1052,31 @@ impl Loader {
         Some(resolve(&self.base_dir, &path))
     }
 
+    fn log(&mut self, raw: RawLog) -> LogConfig {
+        let file = self.file.clone();
+        let defaults = LogConfig::default();
+        let log = LogConfig {
+            dir: raw.dir.and_then(|p| self.path(&file, "log.dir", p)),
+            max_size_mb: raw.max_size_mb.unwrap_or(defaults.max_size_mb),
+            max_backups: raw.max_backups.unwrap_or(defaults.max_backups),
+            max_age_days: raw.max_age_days.unwrap_or(defaults.max_age_days),
+            compress: raw.compress.unwrap_or(defaults.compress),
+        };
+        for (key, message) in log.validate() {
+            self.error(&file, format!("log.{key}"), message);
+        }
+        log
+    }
+
     fn server(&mut self, raw: RawServer) -> ServerConfig {
         let file = self.file.clone();
+        if raw.enabled == Some(false) {
+            self.error(
+                &file,
+                "server.enabled",
+                "provisr is driven through its HTTP API and cannot run without it: remove the key or set it to true",
+            );
+        }
         let listen = raw.listen.map(|s| s.trim().to_string()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         if let Err(message) = parse_listen(&listen) {
             self.error(&file, "server.listen", message);
@@ -921,7 +1089,16 @@ impl Loader {
             }),
         };
         let tls = self.tls(raw.tls);
-        ServerConfig { listen, base_path, tls }
+        let pidfile = raw.pidfile.and_then(|p| self.path(&file, "server.pidfile", p));
+        let logfile = raw.logfile.and_then(|p| self.path(&file, "server.logfile", p));
+        for (key, path) in [("server.pidfile", &pidfile), ("server.logfile", &logfile)] {
+            if let Some(dir) = path.as_ref().and_then(|p| p.parent()) {
+                if !dir.is_dir() {
+                    self.error(&file, key, format!("the directory {} does not exist", dir.display()));
+                }
+            }
+        }
+        ServerConfig { listen, base_path, tls, pidfile, logfile }
     }
 
     fn tls(&mut self, raw: RawTls) -> TlsConfig {
@@ -1096,6 +1273,153 @@ impl Loader {
         }
     }
 
+    /// `env_files` (in order, each file's lines in order), then `env`, into one ordered list;
+    /// `${VAR}` is expanded from the entries before it, then from the daemon's environment
+    /// (`lookup`); an unknown variable expands to nothing, as in a shell.
+    fn global_env(
+        &mut self,
+        env_files: Vec<PathBuf>,
+        env: Option<Value>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<(String, String)> {
+        let file = self.file.clone();
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (i, path) in env_files.into_iter().enumerate() {
+            let key = format!("env_files[{i}]");
+            let Some(path) = self.path(&file, &key, path) else {
+                continue;
+            };
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.error(&file, key, format!("the file {} does not exist", path.display()));
+                    continue;
+                }
+                Err(e) => {
+                    self.error(&file, key, format!("cannot read {}: {e}", path.display()));
+                    continue;
+                }
+            };
+            for (line, entry) in parse_dotenv(&text) {
+                let result = entry.and_then(|(name, value, expand)| {
+                    let value = if expand { expand_vars(&value, &out, lookup)? } else { value };
+                    Ok((name, value))
+                });
+                match result {
+                    Ok((name, value)) => set_env(&mut out, name, value),
+                    Err(message) => {
+                        self.error(&file, key.clone(), format!("{} line {line}: {message}", path.display()))
+                    }
+                }
+            }
+        }
+        let entries: Vec<(String, EnvEntry)> = match env {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let entry = match item {
+                        Value::String(s) => match s.split_once('=') {
+                            Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+                            None => Err(format!("{s:?} is not KEY=VALUE")),
+                        },
+                        other => Err(format!("expected a \"KEY=VALUE\" string, found {}", kind(&other))),
+                    };
+                    (format!("env[{i}]"), entry)
+                })
+                .collect(),
+            Some(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        Value::String(s) => Ok(s),
+                        Value::Number(n) => Ok(n.to_string()),
+                        Value::Bool(b) => Ok(b.to_string()),
+                        other => Err(format!("expected a string, found {}", kind(&other))),
+                    };
+                    (format!("env.{k}"), value.map(|v| (k, v)))
+                })
+                .collect(),
+            Some(other) => {
+                let found = kind(&other);
+                self.error(&file, "env", format!("expected a list of \"KEY=VALUE\" strings or a map, found {found}"));
+                Vec::new()
+            }
+        };
+        for (key, entry) in entries {
+            let result = entry.and_then(|(name, value)| {
+                check_env_name(&name)?;
+                Ok((name.clone(), expand_vars(&value, &out, lookup)?))
+            });
+            match result {
+                Ok((name, value)) => set_env(&mut out, name, value),
+                Err(message) => self.error(&file, key, message),
+            }
+        }
+        out
+    }
+
+    fn metrics(&mut self, raw: RawMetrics) -> MetricsConfig {
+        let file = self.file.clone();
+        let listen = raw.listen.map(|s| s.trim().to_string());
+        if let Some(listen) = &listen {
+            if let Err(message) = parse_listen(listen) {
+                self.error(&file, "metrics.listen", message);
+            }
+            if raw.enabled == Some(false) {
+                self.error(&file, "metrics.listen", "is set but metrics are disabled (enabled = false): remove one");
+            }
+        }
+        MetricsConfig { enabled: raw.enabled.unwrap_or(listen.is_some()), listen }
+    }
+
+    /// `[[groups]]`: names unique and valid, every member a known process.
+    fn groups(&mut self, tree: Value, found: &[Found]) -> Vec<GroupConfig> {
+        let file = self.file.clone();
+        let Value::Array(items) = tree else {
+            let found = kind(&tree);
+            self.error(&file, "groups", format!("expected a list of {{name, members}} entries, found {found}"));
+            return Vec::new();
+        };
+        let known: BTreeSet<&str> = found.iter().map(|f| f.entry.spec.name.as_str()).collect();
+        let mut groups: Vec<GroupConfig> = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let prefix = format!("groups[{i}]");
+            let Some(raw) = self.parse::<RawGroup>(&file, &prefix, item) else {
+                continue;
+            };
+            let name = raw.name.trim().to_string();
+            if let Err(message) = supervisor::spec::validate_name(&name) {
+                self.error(&file, format!("{prefix}.name"), message);
+            } else if let Some(first) = groups.iter().position(|g| g.name == name) {
+                self.error(
+                    &file,
+                    format!("{prefix}.name"),
+                    format!("duplicate group name {name:?} (first at groups[{first}])"),
+                );
+            }
+            if raw.members.is_empty() {
+                self.error(&file, format!("{prefix}.members"), "must name at least one process");
+            }
+            let mut members: Vec<String> = Vec::new();
+            for (j, member) in raw.members.into_iter().enumerate() {
+                let member = member.trim().to_string();
+                if !known.contains(member.as_str()) {
+                    self.error(
+                        &file,
+                        format!("{prefix}.members[{j}]"),
+                        format!("no process named {member:?} in [[processes]] or the programs directory"),
+                    );
+                } else if !members.contains(&member) {
+                    members.push(member);
+                }
+            }
+            groups.push(GroupConfig { name, members });
+        }
+        groups
+    }
+
     /// `[[processes]]` of the main file.
     fn processes(&mut self, tree: Value) -> Vec<Found> {
         let file = self.file.clone();
@@ -1127,25 +1451,33 @@ impl Loader {
             return None;
         };
         let spec = map.remove("spec");
+        const TYPES: &str = "\"process\", \"job\" or \"cronjob\"";
         let kind_ok = match map.remove("type") {
             None => {
-                self.error(file, key("type"), "is required (\"process\")");
+                self.error(file, key("type"), format!("is required ({TYPES})"));
                 false
             }
             Some(Value::String(t)) => match t.as_str() {
                 "process" => true,
                 "job" | "cronjob" => {
-                    self.error(file, key("type"), "jobs and cronjobs are not supported yet");
+                    for unknown in map.keys() {
+                        self.error(file, key(unknown), "unknown key");
+                    }
+                    let Some(spec) = spec else {
+                        self.error(file, key("spec"), "is required");
+                        return None;
+                    };
+                    self.job_entry(file, &key("spec"), t == "job", spec);
                     return None;
                 }
                 other => {
-                    self.error(file, key("type"), format!("unknown type {other:?}: expected \"process\""));
+                    self.error(file, key("type"), format!("unknown type {other:?}: expected {TYPES}"));
                     false
                 }
             },
             Some(other) => {
                 let found = kind(&other);
-                self.error(file, key("type"), format!("expected a string (\"process\"), found {found}"));
+                self.error(file, key("type"), format!("expected a string ({TYPES}), found {found}"));
                 false
             }
         };
@@ -1162,6 +1494,47 @@ impl Loader {
             self.error(file, render_key(&spec_key, &[Seg::Key(field.to_string())]), message);
         }
         kind_ok.then_some(spec)
+    }
+
+    /// A `type = "job"` or `"cronjob"` entry's spec, checked with the engine's validation.
+    fn job_entry(&mut self, file: &Path, spec_key: &str, is_job: bool, spec: Value) {
+        let problems = if is_job {
+            let Some(spec) = self.parse::<JobSpec>(file, spec_key, spec) else { return };
+            let problems = spec.validate();
+            self.jobs.push((JobEntry { spec, file: file.to_path_buf() }, spec_key.to_string()));
+            problems
+        } else {
+            let Some(spec) = self.parse::<CronJobSpec>(file, spec_key, spec) else { return };
+            let problems = spec.validate();
+            self.cronjobs.push((CronJobEntry { spec, file: file.to_path_buf() }, spec_key.to_string()));
+            problems
+        };
+        for (field, message) in problems {
+            self.error(file, render_key(spec_key, &[Seg::Key(field.to_string())]), message);
+        }
+    }
+
+    /// Job names are unique among jobs, cronjob names among cronjobs.
+    fn check_unique_job_names(&mut self) {
+        let mut problems = Vec::new();
+        let mut seen: HashMap<&str, (&Path, &str)> = HashMap::new();
+        for (e, key) in &self.jobs {
+            if let Some((f, k)) = seen.insert(&e.spec.name, (&e.file, key)) {
+                let message = format!("duplicate job name {:?} (first defined at {}: {k})", e.spec.name, f.display());
+                problems.push((e.file.clone(), render_key(key, &[Seg::Key("name".into())]), message));
+            }
+        }
+        let mut seen: HashMap<&str, (&Path, &str)> = HashMap::new();
+        for (e, key) in &self.cronjobs {
+            if let Some((f, k)) = seen.insert(&e.spec.name, (&e.file, key)) {
+                let message =
+                    format!("duplicate cronjob name {:?} (first defined at {}: {k})", e.spec.name, f.display());
+                problems.push((e.file.clone(), render_key(key, &[Seg::Key("name".into())]), message));
+            }
+        }
+        for (file, key, message) in problems {
+            self.error(&file, key, message);
+        }
     }
 
     /// Every `*.toml`, `*.yaml`, `*.yml` and `*.json` file of the programs directory, by file
@@ -1339,6 +1712,121 @@ fn normalize_base_path(raw: &str) -> Result<String, String> {
     Ok(format!("/{}", segments.join("/")))
 }
 
+/// Sets `name` in the ordered environment: in place when it is there already.
+fn set_env(env: &mut Vec<(String, String)>, name: String, value: String) {
+    match env.iter_mut().find(|(k, _)| *k == name) {
+        Some(slot) => slot.1 = value,
+        None => env.push((name, value)),
+    }
+}
+
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid variable name {name:?}: use letters, digits and _, not starting with a digit"))
+    }
+}
+
+/// Replaces every `${NAME}` in `value`: from `env` (the entries defined so far), else from
+/// `lookup` (the daemon's environment), else with nothing. `$$` is a literal `$`; any other
+/// `$` is kept as it is.
+fn expand_vars(
+    value: &str,
+    env: &[(String, String)],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('{') {
+            let Some(close) = tail.find('}') else {
+                return Err(format!("unclosed \"${{\" in {value:?}"));
+            };
+            let name = &tail[..close];
+            check_env_name(name).map_err(|e| format!("in {value:?}: {e}"))?;
+            match env.iter().rev().find(|(k, _)| k == name) {
+                Some((_, v)) => out.push_str(v),
+                None => out.push_str(&lookup(name).unwrap_or_default()),
+            }
+            rest = &tail[close + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One `env` entry of the config: `(name, value)` or what is wrong with it.
+type EnvEntry = Result<(String, String), String>;
+
+/// One entry of a dotenv file: `(name, value, expand)`; single-quoted values are literal.
+type DotenvEntry = Result<(String, String, bool), String>;
+
+/// The entries of a dotenv file with their 1-based line numbers: `KEY=VALUE` lines, an
+/// optional `export ` prefix, `#` comments, blank lines, and values unquoted (trimmed; a
+/// ` #` starts a comment), `'single-quoted'` (literal) or `"double-quoted"` (escapes
+/// `\n`, `\t`, `\"`, `\\`).
+fn parse_dotenv(text: &str) -> Vec<(usize, DotenvEntry)> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map(str::trim_start).unwrap_or(line);
+        let entry = match line.split_once('=') {
+            None => Err(format!("{line:?} is not KEY=VALUE")),
+            Some((name, value)) => {
+                let name = name.trim();
+                check_env_name(name).and_then(|()| dotenv_value(value.trim()).map(|(v, e)| (name.to_string(), v, e)))
+            }
+        };
+        out.push((i + 1, entry));
+    }
+    out
+}
+
+fn dotenv_value(v: &str) -> Result<(String, bool), String> {
+    if let Some(inner) = v.strip_prefix('\'') {
+        let end = inner.find('\'').ok_or("unterminated single quote")?;
+        return Ok((inner[..end].to_string(), false));
+    }
+    if let Some(inner) = v.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Ok((out, true)),
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(other) => out.push(other),
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        return Err("unterminated double quote".to_string());
+    }
+    let v = match v.find(" #") {
+        Some(at) => v[..at].trim_end(),
+        None => v,
+    };
+    Ok((v.to_string(), true))
+}
+
 fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
@@ -1444,6 +1932,16 @@ mod tests {
         let j = load("full.json");
 
         assert_eq!(t.pid_dir, Some(dir.join("run")));
+        assert_eq!(
+            t.log,
+            LogConfig {
+                dir: Some(dir.join("logs")),
+                max_size_mb: 50,
+                max_backups: 4,
+                max_age_days: 14,
+                compress: true
+            }
+        );
         assert_eq!(t.server.listen, "127.0.0.1:9443");
         assert_eq!(t.server.base_path, "/api/v1");
         assert_eq!(t.server.tls.min_version, TlsVersion::Tls13);
@@ -1456,6 +1954,12 @@ mod tests {
         assert_eq!(t.processes[0].origin, Origin::Config);
         assert_eq!(t.processes[1].spec.instances, 2);
         assert_eq!(t.processes[1].spec.stop_timeout, Duration::from_secs(5));
+        let env: Vec<(&str, &str)> = t.global_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(env, [("APP_HOME", "/srv/app"), ("DATA", "/srv/app/data"), ("MODE", "test")]);
+        assert_eq!(t.server.pidfile, Some(dir.join("provisr.pid")));
+        assert_eq!(t.server.logfile, Some(dir.join("provisr.log")));
+        assert_eq!(t.metrics, MetricsConfig { enabled: true, listen: Some("127.0.0.1:9090".into()) });
+        assert_eq!(t.groups, [GroupConfig { name: "all".into(), members: vec!["web".into(), "worker".into()] }]);
 
         let same_but_source = |c: &Config| Config {
             source: None,
@@ -1473,7 +1977,11 @@ mod tests {
         let text = errs.to_string();
         for key in [
             "colour",
+            "env[0]",
+            "env_files[0]",
             "log.max_size",
+            "log.max_size_mb",
+            "log.max_backups",
             "server.listen",
             "server.base_path",
             "server.tls.key_file",
@@ -1486,8 +1994,10 @@ mod tests {
             "processes[0].spec.colour",
             "processes[0].spec.size",
             "processes[0].spec.instances",
-            "processes[1].type",
+            "processes[1].spec.parallelism",
             "processes[2].spec.name",
+            "metrics.listen",
+            "groups[0].members[1]",
         ] {
             assert!(keys(&errs).contains(&key), "missing {key} in:\n{text}");
         }
@@ -1496,7 +2006,7 @@ mod tests {
             assert!(e.to_string().starts_with(&format!("{}: {}: ", path.display(), e.key)), "{e}");
         }
         assert_eq!(text.lines().count(), errs.0.len(), "one line per problem:\n{text}");
-        assert_eq!(message_for(&errs, "processes[1].type"), "jobs and cronjobs are not supported yet");
+        assert!(message_for(&errs, "processes[1].spec.parallelism").contains("at least 1"), "{text}");
         assert!(message_for(&errs, "processes[2].spec.name").contains("duplicate"), "{text}");
         // The secret is measured, never shown.
         assert!(!text.contains("too-short"), "{text}");
@@ -1698,6 +2208,15 @@ mod tests {
             ]
         );
         assert_eq!(c.processes[2].spec.instances, 3);
+        // Program files may hold a job or a cronjob too.
+        assert_eq!(c.cronjobs.len(), 1);
+        assert_eq!(
+            (c.cronjobs[0].spec.name.as_str(), &c.cronjobs[0].file),
+            ("report", &programs.join("40-report.yaml"))
+        );
+        assert_eq!(c.cronjobs[0].spec.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(c.jobs.len(), 1);
+        assert_eq!((c.jobs[0].spec.name.as_str(), c.jobs[0].spec.completions), ("migrate", Some(2)));
     }
 
     #[test]
@@ -1713,7 +2232,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("a-cron.toml".to_string(), "type"),
+                ("a-cron.toml".to_string(), "spec.job_template"),
                 ("b-broken.json".to_string(), ""),
                 ("c-typo.yaml".to_string(), "spec.commnd"),
                 ("c-typo.yaml".to_string(), "spec.command"),
@@ -1751,17 +2270,78 @@ mod tests {
         let entry =
             |t: &str| toml(&format!("[[processes]]\ntype = {t:?}\nspec = {{ name = \"a\", command = \"true\" }}\n"));
         assert!(entry("process").is_ok());
-        for t in ["job", "cronjob"] {
-            let errs = entry(t).expect_err("not yet");
-            assert_eq!(keys(&errs), ["processes[0].type"]);
-            assert_eq!(errs.0[0].message, "jobs and cronjobs are not supported yet");
-        }
+        let c = entry("job").expect("a job entry");
+        assert_eq!((c.processes.len(), c.jobs.len()), (0, 1));
+        assert_eq!(c.jobs[0].spec.name, "a");
+        let c = toml(
+            "[[processes]]\ntype = \"cronjob\"\n[processes.spec]\nname = \"c\"\nschedule = \"*/5 * * * * *\"\ntime_zone = \"Europe/Berlin\"\n[processes.spec.job_template]\ncommand = \"true\"\n",
+        )
+        .expect("a cronjob entry");
+        assert_eq!(c.cronjobs.len(), 1);
+        assert_eq!(c.cronjobs[0].spec.time_zone.as_deref(), Some("Europe/Berlin"));
         let errs = entry("daemon").expect_err("unknown type");
         assert!(errs.0[0].message.contains("unknown type \"daemon\""), "{errs}");
         let errs = toml("[[processes]]\nspec = { name = \"a\", command = \"true\" }\n").expect_err("no type");
         assert_eq!(keys(&errs), ["processes[0].type"]);
         let errs = toml("processes = [1]").expect_err("not a map");
         assert_eq!(keys(&errs), ["processes[0]"]);
+    }
+
+    #[test]
+    fn job_and_cronjob_problems_are_reported_with_their_keys() {
+        let errs = toml(
+            r#"
+[[processes]]
+type = "cronjob"
+[processes.spec]
+name = "c"
+schedule = "61 * * * *"
+time_zone = "Mars/Olympus"
+concurrency_policy = "Sometimes"
+[processes.spec.job_template]
+command = "true"
+
+[[processes]]
+type = "job"
+spec = { name = "j", command = "true", completion_mode = "Indexed" }
+
+[[processes]]
+type = "job"
+spec = { name = "j", command = "true" }
+
+[[processes]]
+type = "cronjob"
+extra = 1
+spec = { name = "d", schedule = "@every 1s", job_template = { command = "true", colour = "red" } }
+"#,
+        )
+        .expect_err("invalid jobs");
+        assert_eq!(
+            keys(&errs),
+            [
+                "processes[0].spec.concurrency_policy",
+                "processes[0].spec.schedule",
+                "processes[0].spec.time_zone",
+                "processes[1].spec.completions",
+                "processes[3].extra",
+                "processes[3].spec.job_template.colour",
+                "processes[2].spec.name",
+            ],
+            "{errs}"
+        );
+        assert!(message_for(&errs, "processes[2].spec.name").contains("duplicate job name"), "{errs}");
+        // Alone, the schedule and the time zone are reported, each under its key.
+        let errs = toml(
+            "[[processes]]\ntype = \"cronjob\"\nspec = { name = \"c\", schedule = \"61 * * * *\", time_zone = \"Mars/Olympus\", job_template = { command = \"true\" } }\n",
+        )
+        .expect_err("bad schedule");
+        assert_eq!(keys(&errs), ["processes[0].spec.schedule", "processes[0].spec.time_zone"], "{errs}");
+        // A job and a cronjob may share a name with a process: they are different kinds.
+        let c = toml(
+            "[[processes]]\ntype = \"process\"\nspec = { name = \"x\", command = \"true\" }\n[[processes]]\ntype = \"job\"\nspec = { name = \"x\", command = \"true\" }\n",
+        )
+        .expect("a process and a job named alike");
+        assert_eq!((c.processes.len(), c.jobs.len()), (1, 1));
     }
 
     #[test]
@@ -1912,6 +2492,172 @@ mod tests {
                 "auth.admin.email"
             ],
             "{errs}"
+        );
+    }
+
+    /// Writes `files` into a fresh directory and loads `config.toml` from it.
+    fn load_in_dir(config: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Config, ConfigErrors>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).expect("write config");
+        let loaded = Config::load(&path);
+        (dir, loaded)
+    }
+
+    #[test]
+    fn global_env_from_files_and_env_in_order_with_expansion() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let (_dir, c) = load_in_dir(
+            r#"
+            env_files = ["base.env", "conf/extra.env"]
+            env = ["APP_DIR=${BASE}/app", "GREETING=hi $$USER", "FROM_DAEMON=${HOME}", "BASE=/srv"]
+            "#,
+            &[
+                ("base.env", "# comment\nBASE=/opt\nexport QUOTED=\"a b\\tc\"\nLITERAL='${BASE}'\nTRAIL=x # note\n\n"),
+                ("conf/extra.env", "LOG=${BASE}/log\nMISSING=[${PROVISR_SURELY_UNSET_VAR}]\n"),
+            ],
+        );
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(&str, &str)> = c.global_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                // A later definition replaces the value in place.
+                ("BASE", "/srv"),
+                ("QUOTED", "a b\tc"),
+                ("LITERAL", "${BASE}"),
+                ("TRAIL", "x"),
+                ("LOG", "/opt/log"),
+                ("MISSING", "[]"),
+                ("APP_DIR", "/opt/app"),
+                ("GREETING", "hi $USER"),
+                ("FROM_DAEMON", home.as_str()),
+            ]
+        );
+
+        // A table works too (in key order).
+        let c = toml("[env]\nB = \"${A}x\"\nA = 1\n").expect("table");
+        assert_eq!(c.global_env, [("A".to_string(), "1".to_string()), ("B".to_string(), "1x".to_string())]);
+    }
+
+    #[test]
+    fn global_env_problems_name_the_file_and_key() {
+        let (dir, c) = load_in_dir(
+            r#"
+            env_files = ["nope.env", "bad.env"]
+            env = ["NOEQUALS", "1BAD=x", "OPEN=${X", 5]
+            "#,
+            &[("bad.env", "OK=1\nthis line is wrong\nQ=\"open\n")],
+        );
+        let errs = c.expect_err("bad env");
+        assert_eq!(
+            keys(&errs),
+            ["env[0]", "env[1]", "env[2]", "env[3]", "env_files[0]", "env_files[1]", "env_files[1]"],
+            "{errs}"
+        );
+        let config = dir.path().join("config.toml");
+        assert!(errs.0.iter().all(|e| e.file == config), "{errs}");
+        assert!(message_for(&errs, "env_files[0]").contains("nope.env does not exist"), "{errs}");
+        assert!(errs.0[5].message.contains("bad.env line 2"), "{errs}");
+        assert!(errs.0[6].message.contains("line 3: unterminated double quote"), "{errs}");
+        assert!(message_for(&errs, "env[2]").contains("unclosed"), "{errs}");
+        let errs = toml("env = \"A=1\"").expect_err("a string");
+        assert_eq!(keys(&errs), ["env"]);
+    }
+
+    #[test]
+    fn metrics_settings() {
+        let c = toml("").expect("defaults");
+        assert_eq!(c.metrics, MetricsConfig { enabled: false, listen: None });
+        let c = toml("[metrics]\nenabled = true").expect("enabled");
+        assert_eq!(c.metrics, MetricsConfig { enabled: true, listen: None });
+        let c = toml("[metrics]\nlisten = \"127.0.0.1:9090\"").expect("listen");
+        assert_eq!(c.metrics, MetricsConfig { enabled: true, listen: Some("127.0.0.1:9090".into()) });
+        assert_eq!(c.metrics.listen_addrs(), ["127.0.0.1:9090".parse::<SocketAddr>().expect("addr")]);
+        let errs = toml("[metrics]\nenabled = false\nlisten = \"nowhere\"\npath = \"/m\"").expect_err("bad metrics");
+        assert_eq!(keys(&errs), ["metrics.path", "metrics.listen", "metrics.listen"], "{errs}");
+    }
+
+    #[test]
+    fn groups_name_known_processes() {
+        let procs = "[[processes]]\ntype = \"process\"\nspec = { name = \"web\", command = \"true\" }\n\
+                     [[processes]]\ntype = \"process\"\nspec = { name = \"api\", command = \"true\" }\n";
+        let c = toml(&format!("{procs}[[groups]]\nname = \"stack\"\nmembers = [\"web\", \"api\", \"web\"]\n"))
+            .expect("valid");
+        assert_eq!(c.groups, [GroupConfig { name: "stack".into(), members: vec!["web".into(), "api".into()] }]);
+
+        let errs = toml(&format!(
+            "{procs}[[groups]]\nname = \"stack\"\nmembers = [\"web\", \"db\"]\n\
+             [[groups]]\nname = \"stack\"\nmembers = [\"api\"]\n\
+             [[groups]]\nname = \"bad name\"\nmembers = []\ncolour = 1\n\
+             [[groups]]\nmembers = [\"web\"]\n"
+        ))
+        .expect_err("bad groups");
+        assert_eq!(
+            keys(&errs),
+            [
+                "groups[0].members[1]",
+                "groups[1].name",
+                "groups[2].colour",
+                "groups[2].name",
+                "groups[2].members",
+                "groups[3].name"
+            ],
+            "{errs}"
+        );
+        assert!(message_for(&errs, "groups[0].members[1]").contains("no process named \"db\""), "{errs}");
+        assert!(message_for(&errs, "groups[1].name").contains("duplicate group name"), "{errs}");
+    }
+
+    #[test]
+    fn upstream_server_enabled_is_accepted_when_true() {
+        assert!(toml("[server]\nenabled = true").is_ok());
+        let errs = toml("[server]\nenabled = false").expect_err("no server");
+        assert_eq!(keys(&errs), ["server.enabled"]);
+    }
+
+    #[test]
+    fn server_pidfile_and_logfile() {
+        let (dir, c) =
+            load_in_dir("[server]\npidfile = \"run/provisr.pid\"\nlogfile = \"provisr.log\"\n", &[("run/.keep", "")]);
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.server.pidfile, Some(dir.path().join("run/provisr.pid")));
+        assert_eq!(c.server.logfile, Some(dir.path().join("provisr.log")));
+        let errs = toml("[server]\npidfile = \"/nonexistent-dir/p.pid\"\nlogfile = \"\"").expect_err("bad");
+        assert_eq!(keys(&errs), ["server.logfile", "server.pidfile"], "{errs}");
+    }
+
+    #[test]
+    fn expansion_and_dotenv_tables() {
+        let env = vec![("A".to_string(), "1".to_string())];
+        let lookup = |k: &str| (k == "D").then(|| "daemon".to_string());
+        for (input, want) in [
+            ("plain", Ok("plain")),
+            ("${A}-${D}-${U}", Ok("1-daemon-")),
+            ("$A $$ ${A}$", Ok("$A $ 1$")),
+            ("${A", Err("unclosed")),
+            ("${1A}", Err("invalid variable name")),
+        ] {
+            match (expand_vars(input, &env, &lookup), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{input}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{input}: {got}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+        let parsed: Vec<(usize, DotenvEntry)> = parse_dotenv("A=1\n\n#c\nexport B = 'x y' \nC=\"q\\\"\"\nD\n");
+        assert_eq!(
+            parsed,
+            [
+                (1, Ok(("A".into(), "1".into(), true))),
+                (4, Ok(("B".into(), "x y".into(), false))),
+                (5, Ok(("C".into(), "q\"".into(), true))),
+                (6, Err("\"D\" is not KEY=VALUE".into())),
+            ]
         );
     }
 

@@ -105,7 +105,8 @@ pub async fn require_sign_in(State(st): State<ServerState>, session: Session, re
         && !path.starts_with("/rpc/")
         && !path.starts_with(&format!("{}/", st.console.api_base))
         && path != "/metrics"
-        && !path.contains('.');
+        // Process names may contain dots (`/processes/web.api`): only an embedded file is an asset.
+        && Site::get(path.trim_start_matches('/')).is_none();
     if !is_page || !st.app.auth.enabled() {
         return next.run(req).await;
     }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod metrics;
 pub mod reload;
 pub mod startup;
 pub mod state;
@@ -22,6 +23,7 @@ use startup::{Application, Settings};
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        remote => cli::remote::run(remote).await,
     }
 }
 
@@ -39,6 +41,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         None => Config::default(),
     };
+    init_tracing(config.server.logfile.as_deref())?;
     let app = Application::build(Settings { config, data_dir: args.data_dir.clone() }).await?;
     if let Some(pw) = app.initial_admin_password() {
         let file = args.data_dir.join("initial-admin-password");
@@ -49,6 +52,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     eprintln!("provisr: console on {}/  (API under {})", app.url(), app.state().console.api_base);
     app.run_until_stopped(shutdown_signal()).await
+}
+
+/// The log filter: `PROVISR_LOG` (an `EnvFilter` directive), else info without the noise
+/// of the database and session layers.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_env("PROVISR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_sessions=warn"))
+}
+
+/// Sends the daemon's own log to stderr, or appended to `logfile` (`[server] logfile`,
+/// created 0640, without colours). Does nothing when a subscriber is installed already.
+pub fn init_tracing(logfile: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let builder = tracing_subscriber::fmt().with_env_filter(log_filter());
+    let installed = match logfile {
+        None => builder.with_writer(std::io::stderr).try_init(),
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(path)
+                .with_context(|| format!("opening the log file {}", path.display()))?;
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init()
+        }
+    };
+    if installed.is_err() {
+        tracing::debug!("a log subscriber was installed already");
+    }
+    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -4,10 +4,14 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PROVISR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_sessions=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    match server::run(server::cli::Cli::parse()).await {
+    let cli = server::cli::Cli::parse();
+    // `serve` sets up its log once the config has said where it goes ([server] logfile).
+    if !matches!(cli.command, server::cli::Command::Serve(_)) {
+        if let Err(e) = server::init_tracing(None) {
+            eprintln!("provisr: {e:#}");
+        }
+    }
+    match server::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("provisr: {e:#}");

@@ -4,10 +4,11 @@
 //! ([`backend::ops::reload::reconcile`]: only what changed is touched).
 //!
 //! An invalid configuration changes nothing: every problem is logged with its file and
-//! key, and the daemon keeps running what it ran. Only the programs (`[[processes]]` and
-//! the programs directory) are reloaded; the other sections (`[server]`, `[store]`,
-//! `[auth]`, `pid_dir`, `[log]`) take effect at the next start, and a reload that
-//! changes them says so.
+//! key, and the daemon keeps running what it ran. Only the programs (`type = "process"`
+//! entries of `[[processes]]` and of the programs directory) are reloaded; the other
+//! sections (`[server]`, `[store]`, `[auth]`, `pid_dir`, `[log]`, `env`, `[metrics]`,
+//! `[[groups]]`, jobs and cronjobs) take effect at the next start, and a reload that
+//! changes them says so in the log.
 //!
 //! File changes are debounced: editors write a file in several steps (truncate, write,
 //! rename), so a reload waits until the files have been quiet for [`QUIET`].
@@ -153,6 +154,18 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.log != new.log {
         changed.push("log");
+    }
+    if old.groups != new.groups {
+        changed.push("groups");
+    }
+    if old.jobs != new.jobs || old.cronjobs != new.cronjobs {
+        changed.push("jobs and cronjobs");
+    }
+    if old.metrics != new.metrics {
+        changed.push("metrics");
+    }
+    if old.global_env != new.global_env {
+        changed.push("env / env_files");
     }
     changed
 }

@@ -21,7 +21,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use supervisor::{Origin, ProcessSpec, Supervisor, SupervisorConfig};
+use supervisor::{Jobs, JobsConfig, Origin, ProcessSpec, Supervisor, SupervisorConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -45,8 +45,13 @@ pub struct Application {
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     router: Router,
     supervisor_task: JoinHandle<()>,
+    jobs_task: JoinHandle<()>,
     recorder_task: JoinHandle<()>,
     initial_admin_password: Option<String>,
+    /// `[metrics] listen`: its own listener and router.
+    metrics_server: Option<(std::net::TcpListener, SocketAddr, Router)>,
+    /// `[server] pidfile`, removed when the application is dropped.
+    _pidfile: Option<PidFile>,
     /// Held while the daemon runs: one daemon per data directory.
     _lock: Flock<std::fs::File>,
 }
@@ -109,33 +114,94 @@ impl Application {
 
         let listener = bind(&config.server.listen_addrs())?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match &config.metrics.listen {
+            Some(listen) if config.metrics.enabled => {
+                let l = bind(&config.metrics.listen_addrs()).with_context(|| format!("[metrics] listen {listen}"))?;
+                let a = l.local_addr()?;
+                Some((l, a))
+            }
+            _ => None,
+        };
+        let pidfile = config.server.pidfile.as_deref().map(PidFile::write).transpose()?;
 
         let pid_dir = config.pid_dir.clone().unwrap_or_else(|| data_dir.join("run"));
         let log_dir = config.log.dir.clone().unwrap_or_else(|| data_dir.join("logs"));
         for dir in [&pid_dir, &log_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        // Job attempts log to their own directory: `<job>-<attempt>.stdout.log` must not meet
+        // a process instance's `<instance>.stdout.log`.
+        let job_log_dir = log_dir.join("jobs");
+        std::fs::create_dir_all(&job_log_dir).with_context(|| format!("creating {}", job_log_dir.display()))?;
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let mut sup_config = SupervisorConfig::new(pid_dir);
-        sup_config.log_dir = Some(log_dir);
+        sup_config.log = supervisor::LogConfig { dir: Some(log_dir), ..config.log.clone() };
         sup_config.sink = Some(sink);
+        sup_config.env = config.global_env.clone();
         let (supervisor, supervisor_task) = Supervisor::start(sup_config);
+        let (jobs, jobs_task) = Jobs::start(
+            supervisor.bus(),
+            JobsConfig { log_dir: Some(job_log_dir.clone()), env: config.global_env.clone() },
+        );
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
-        let (recorder, recorder_task) = backend::recorder::spawn(db.clone(), events, run_id);
+        let options = backend::recorder::RecorderOptions { job_log_dir: Some(job_log_dir.clone()) };
+        let (recorder, recorder_task) = backend::recorder::spawn_with(db.clone(), events, run_id, options);
 
-        let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
-        if let Err(e) = backend::ops::processes::restore(&db, &supervisor, &entries).await {
-            // Leave nothing running behind a daemon that does not start.
-            supervisor.shutdown().await;
-            return Err(anyhow::Error::from(e).context("restoring processes"));
+        // Before the restore, so that the boot's starts are counted.
+        let shutdown = CancellationToken::new();
+        let metrics = config.metrics.enabled.then(backend::metrics::Metrics::new);
+        if let Some(m) = &metrics {
+            m.spawn(supervisor.clone(), shutdown.clone().cancelled_owned());
         }
 
-        let app_state = AppState { db: db.clone(), supervisor, auth: Arc::new(auth), recorder };
+        let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
+        let restored = match backend::ops::processes::restore(&db, &supervisor, &entries).await {
+            Ok(()) => backend::ops::jobs::restore(
+                &db,
+                &jobs,
+                &config.jobs_specs(),
+                &config.cronjob_specs(),
+                Some(&job_log_dir),
+            )
+            .await
+            .map_err(|e| anyhow::Error::from(e).context("restoring jobs and cronjobs")),
+            Err(e) => Err(anyhow::Error::from(e).context("restoring processes")),
+        };
+        match restored {
+            Ok(report) => tracing::info!(?report, "jobs and cronjobs restored"),
+            Err(e) => {
+                // Leave nothing running behind a daemon that does not start.
+                shutdown.cancel();
+                jobs.shutdown().await;
+                supervisor.shutdown().await;
+                return Err(e);
+            }
+        }
+
+        let groups = config
+            .groups
+            .iter()
+            .map(|g| backend::ops::groups::Group { name: g.name.clone(), members: g.members.clone() })
+            .collect();
+        let metrics_server = match (metrics_listener, &metrics) {
+            (Some((l, a)), Some(m)) => Some((l, a, crate::metrics::standalone(m.clone(), supervisor.clone()))),
+            _ => None,
+        };
+        let app_state = AppState {
+            db: db.clone(),
+            supervisor,
+            jobs,
+            auth: Arc::new(auth),
+            job_log_dir: Some(job_log_dir),
+            recorder,
+            groups: Arc::new(groups),
+        };
         let state = ServerState {
             app: app_state,
             leptos_options: LeptosOptions::builder().output_name("provisr").site_pkg_dir("pkg").build(),
             console: ConsoleConfig { api_base: config.server.base_path.clone() },
-            shutdown: CancellationToken::new(),
+            shutdown,
+            metrics: metrics.clone(),
         };
         crate::reload::spawn(state.app.clone(), config.clone(), state.shutdown.clone());
         if !console::bundle_present() {
@@ -152,7 +218,11 @@ impl Application {
             .with_path("/")
             .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
 
-        let mut router = Router::new()
+        let mut router = Router::new();
+        if metrics.is_some() && metrics_server.is_none() {
+            router = router.route("/metrics", axum::routing::get(crate::metrics::on_main));
+        }
+        let mut router = router
             .nest(&config.server.base_path, api::router())
             .merge(console::router(&state))
             .fallback(console::static_or_not_found)
@@ -182,10 +252,18 @@ impl Application {
             tls: tls_config,
             router,
             supervisor_task,
+            jobs_task,
             recorder_task,
             initial_admin_password,
+            metrics_server,
+            _pidfile: pidfile,
             _lock: lock,
         })
+    }
+
+    /// The address of the separate `[metrics] listen` listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr, _)| *addr)
     }
 
     /// The bound address.
@@ -215,8 +293,34 @@ impl Application {
     /// managed process (wishes are kept for the next start), and waits until the
     /// history is persisted.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let Self { state, listener, tls, router, supervisor_task, recorder_task, _lock, .. } = self;
+        let Self {
+            state,
+            listener,
+            tls,
+            router,
+            supervisor_task,
+            jobs_task,
+            recorder_task,
+            metrics_server,
+            _pidfile,
+            _lock,
+            ..
+        } = self;
         let handle = axum_server::Handle::new();
+        let metrics_handle = axum_server::Handle::new();
+        if let Some((listener, addr, router)) = metrics_server {
+            let handle = metrics_handle.clone();
+            tracing::info!(%addr, "serving /metrics");
+            tokio::spawn(async move {
+                let served = match axum_server::from_tcp(listener) {
+                    Ok(server) => server.handle(handle).serve(router.into_make_service()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let server = {
             let handle = handle.clone();
@@ -235,8 +339,12 @@ impl Application {
         tracing::info!("shutting down: stopping every managed process");
         state.shutdown.cancel();
         handle.graceful_shutdown(Some(Duration::from_secs(5)));
-        state.app.supervisor.shutdown().await;
-        let _ = supervisor_task.await;
+        metrics_handle.graceful_shutdown(Some(Duration::from_secs(1)));
+        // Jobs and processes stop side by side; their last events (attempts killed,
+        // processes stopped) reach the recorder before the sink is closed.
+        tokio::join!(state.app.jobs.shutdown(), state.app.supervisor.shutdown());
+        let _ = tokio::join!(jobs_task, supervisor_task);
+        state.app.supervisor.bus().close_sink();
         if tokio::time::timeout(Duration::from_secs(30), recorder_task).await.is_err() {
             tracing::error!("the recorder did not finish within 30 s; some history may be missing");
         }
@@ -248,6 +356,44 @@ impl Application {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(anyhow::Error::from(e).context("serving HTTP")),
             Err(e) => Err(anyhow::Error::from(e).context("the HTTP server task failed")),
+        }
+    }
+}
+
+/// The daemon's PID file (`[server] pidfile`): written 0644 at start, removed when dropped
+/// (a clean exit; after a crash the next daemon overwrites it).
+#[derive(Debug)]
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: &Path) -> anyhow::Result<PidFile> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = path.with_extension("pid.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)
+            .with_context(|| format!("writing the pidfile {}", tmp.display()))?;
+        // The umask may have narrowed the mode: others (init scripts, monitors) read this file.
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        writeln!(f, "{}", std::process::id())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing the pidfile {}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        // Only our own: a daemon started after us may have replaced it.
+        let ours = std::fs::read_to_string(&self.0).is_ok_and(|s| s.trim() == std::process::id().to_string());
+        if ours {
+            if let Err(e) = std::fs::remove_file(&self.0) {
+                tracing::warn!(path = %self.0.display(), error = %e, "could not remove the pidfile");
+            }
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use app::ConsoleConfig;
 use axum::extract::FromRef;
+use backend::metrics::Metrics;
 use backend::AppState;
 use leptos::config::LeptosOptions;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// State of every route. Handles, not locks.
@@ -17,4 +19,6 @@ pub struct ServerState {
     pub console: ConsoleConfig,
     /// Cancelled when the daemon shuts down (ends long-lived connections).
     pub shutdown: CancellationToken,
+    /// The Prometheus series, when `[metrics]` is enabled.
+    pub metrics: Option<Arc<Metrics>>,
 }

@@ -2,6 +2,10 @@
 //!
 //! The connection subscribes to the supervisor's events *first*, then sends a snapshot
 //! carrying its sequence number, then forwards every event above that number in order.
+//! The snapshot combines the process supervisor's and the jobs controller's (they publish
+//! on one bus): it carries the lower of their two sequence numbers, and the events after
+//! it are all forwarded; each carries the full status of what it is about, so one that a
+//! part of the snapshot already reflects is harmless to apply again.
 //! A client too slow for the broadcast buffer is not dropped: it gets a fresh snapshot
 //! and continues from there. The loop is generic over a sink of text frames so it can
 //! be tested without a socket.
@@ -14,7 +18,7 @@ use axum::extract::State;
 use axum::response::Response;
 use backend::auth::Permission;
 use futures::{Sink, SinkExt, StreamExt};
-use supervisor::SupervisorHandle;
+use supervisor::{JobsHandle, SupervisorHandle};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -26,11 +30,12 @@ pub async fn handler(
 ) -> Result<Response, crate::error::ApiError> {
     who.require(Permission::Read)?;
     let supervisor = st.app.supervisor.clone();
+    let jobs = st.app.jobs.clone();
     let shutdown = st.shutdown.clone();
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, supervisor, shutdown)))
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, supervisor, jobs, shutdown)))
 }
 
-async fn serve(socket: WebSocket, supervisor: SupervisorHandle, shutdown: CancellationToken) {
+async fn serve(socket: WebSocket, supervisor: SupervisorHandle, jobs: JobsHandle, shutdown: CancellationToken) {
     let (tx, mut rx) = socket.split();
     let sink = Box::pin(tx.with(|text: String| async move { Ok::<_, axum::Error>(Message::Text(text.into())) }));
     let closed = CancellationToken::new();
@@ -47,7 +52,7 @@ async fn serve(socket: WebSocket, supervisor: SupervisorHandle, shutdown: Cancel
         })
     };
     tokio::select! {
-        res = forward(sink, &supervisor) => {
+        res = forward(sink, &supervisor, Some(&jobs)) => {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "live socket ended");
             }
@@ -69,14 +74,19 @@ pub enum ForwardError {
     Supervisor,
 }
 
-/// Sends a snapshot, then every later event, to `sink`; resynchronises on lag.
-pub async fn forward<S>(mut sink: S, supervisor: &SupervisorHandle) -> Result<(), ForwardError>
+/// Sends a snapshot, then every later event, to `sink`; resynchronises on lag. With
+/// `jobs`, the snapshot also lists the live jobs and the cronjobs.
+pub async fn forward<S>(
+    mut sink: S,
+    supervisor: &SupervisorHandle,
+    jobs: Option<&JobsHandle>,
+) -> Result<(), ForwardError>
 where
     S: Sink<String> + Unpin,
     S::Error: std::fmt::Display,
 {
     let mut events = supervisor.subscribe();
-    let mut seq = send_snapshot(&mut sink, supervisor).await?;
+    let mut seq = send_snapshot(&mut sink, supervisor, jobs).await?;
     loop {
         match events.recv().await {
             Ok(e) => {
@@ -88,22 +98,41 @@ where
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "live socket lagged; sending a fresh snapshot");
-                seq = send_snapshot(&mut sink, supervisor).await?;
+                seq = send_snapshot(&mut sink, supervisor, jobs).await?;
             }
             Err(RecvError::Closed) => return Err(ForwardError::Supervisor),
         }
     }
 }
 
-async fn send_snapshot<S>(sink: &mut S, supervisor: &SupervisorHandle) -> Result<u64, ForwardError>
+async fn send_snapshot<S>(
+    sink: &mut S,
+    supervisor: &SupervisorHandle,
+    jobs: Option<&JobsHandle>,
+) -> Result<u64, ForwardError>
 where
     S: Sink<String> + Unpin,
     S::Error: std::fmt::Display,
 {
+    // Every event published before the snapshots are taken is reflected in them, whichever
+    // actor published it: so is every event up to the lower of the two actors' own numbers.
+    let before = supervisor.bus().seq();
     let snap = supervisor.snapshot().await.map_err(|_| ForwardError::Supervisor)?;
-    let msg = WsMessage::Snapshot { seq: snap.seq, processes: snap.processes.iter().map(ProcessInfo::from).collect() };
-    send(sink, &msg).await?;
-    Ok(snap.seq)
+    let processes = snap.processes.iter().map(ProcessInfo::from).collect();
+    let (seq, jobs, cronjobs) = match jobs {
+        Some(jobs) => {
+            let js = jobs.snapshot().await.map_err(|_| ForwardError::Supervisor)?;
+            let jobs = js.jobs.iter().map(to_json).collect();
+            (before.max(snap.seq.min(js.seq)), jobs, js.cronjobs.iter().map(to_json).collect())
+        }
+        None => (snap.seq, Vec::new(), Vec::new()),
+    };
+    send(sink, &WsMessage::Snapshot { seq, processes, jobs, cronjobs }).await?;
+    Ok(seq)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 async fn send<S>(sink: &mut S, msg: &WsMessage) -> Result<(), ForwardError>

@@ -17,25 +17,48 @@
 //! made for (a counter bumped on every spawn or adoption, unique across the actor), so
 //! a message about a process that has since been replaced is recognised and ignored.
 //!
-//! Every state change goes through [`Actor::emit`], which numbers it, sends it to the
+//! 4. **Hook reports**, from the tasks that run lifecycle hooks (`hooks.rs`): each hook
+//!    started and finished, and the end of a phase's blocking hooks. A blocking hook is
+//!    never awaited here: the instance waits in a state (`pre_start`, `stopping`…) and
+//!    the phase's end arrives as a message, like an exit.
+//!
+//! Every state change goes through [`Actor::emit`], which publishes it on the shared
+//! [`EventBus`] (also used by the jobs controller); the bus numbers it, sends it to the
 //! durable sink (in order, unbounded, never dropped) and to the broadcast (which may
-//! lag). Decisions about exits are made by [`crate::policy`]; this file only applies
-//! them.
+//! lag). Decisions about exits are made by [`crate::policy`] and start order by
+//! [`crate::order`]; this file only applies them.
+//!
+//! ## A start, a stop, an exit
+//!
+//! * **Start** (`request_start`): a spec whose `depends_on` are not all `running` waits
+//!   (`waiting { on }`) and is released when they are; then `pre_start` hooks run
+//!   (`pre_start`), and a failure in `fail` mode makes it `fatal`; then the spawn, then
+//!   `post_start` hooks in the background (a failure stops the process and makes it `fatal`).
+//! * **Stop** (`stop_process`): `pre_stop` hooks (the instance is `stopping`), then the stop
+//!   signal to the group and the stop timeout, then SIGKILL. Stop hooks never prevent a stop.
+//! * **Exit** (`on_exit`): the decision, the `exited` event, then `post_stop` hooks (after
+//!   requested and unrequested exits alike); only when they are done are stop tickets
+//!   answered, an unregistered instance removed, and a restart timer armed (for the rest
+//!   of the backoff that remains by then).
 
+use crate::env::{self, EnvMap};
 use crate::error::{Error, Result};
-use crate::event::{Decision, Event, EventKind};
+use crate::event::{Decision, Event, EventBus, EventKind};
 use crate::handle::{Ack, Command, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
-use crate::policy;
+use crate::hooks::{self, HookContext, HookMsg, HookPhase};
+use crate::logs::{LogConfig, LogRegistry};
+use crate::order;
+use crate::policy::{self, ExitFacts};
 use crate::process::{self, Exit, NotAdopted, PidRecord};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessState, ProcessStatus, Selector};
 use chrono::{DateTime, Utc};
 use nix::sys::signal::Signal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::time::delay_queue::{DelayQueue, Key};
@@ -49,20 +72,24 @@ const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
 pub struct SupervisorConfig {
     /// Where PID files go: `<pid_dir>/<instance>.pid`, unless the spec sets `pid_file`.
     pub pid_dir: PathBuf,
-    /// If set, each instance's stdout and stderr are appended to
-    /// `<log_dir>/<instance>.stdout.log` and `.stderr.log`; otherwise they go to `/dev/null`.
-    pub log_dir: Option<PathBuf>,
+    /// Output capture: the global `[log]` settings (`dir: None` keeps output in the
+    /// in-memory ring only). See [`crate::logs`].
+    pub log: LogConfig,
     /// Capacity of the broadcast channel of events (a subscriber that falls further
     /// behind lags and must take a fresh snapshot).
     pub event_capacity: usize,
     /// The durable sink: receives every event, in order, without loss.
     pub sink: Option<mpsc::UnboundedSender<Arc<Event>>>,
+    /// The global environment (config `env` and `env_files`, resolved by the server), in
+    /// order: laid over the daemon's environment, under each spec's `env` (see `env.rs`).
+    pub env: Vec<(String, String)>,
 }
 
 impl SupervisorConfig {
-    /// PID files in `pid_dir`, output discarded, broadcast capacity 4096, no sink.
+    /// PID files in `pid_dir`, output kept in memory only (no log files), broadcast
+    /// capacity 4096, no sink, no global environment.
     pub fn new(pid_dir: impl Into<PathBuf>) -> Self {
-        Self { pid_dir: pid_dir.into(), log_dir: None, event_capacity: 4096, sink: None }
+        Self { pid_dir: pid_dir.into(), log: LogConfig::default(), event_capacity: 4096, sink: None, env: Vec::new() }
     }
 }
 
@@ -76,12 +103,26 @@ impl Supervisor {
     /// is dropped (processes left running, to be re-adopted by the next supervisor).
     pub fn start(config: SupervisorConfig) -> (SupervisorHandle, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let events = EventBus::new(config.event_capacity, config.sink);
+        let (hook_tx, hook_rx) = mpsc::unbounded_channel();
+        let seed = (Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64) ^ u64::from(std::process::id());
+        let logs = LogRegistry::new(config.log);
         let actor = Actor {
+            env: env::base(std::env::vars(), &config.env),
+            env_inherited: config.env.is_empty(),
+            hook_tx,
+            chains: 0,
+            rank: BTreeMap::new(),
+            rank_dirty: false,
+            releasing: false,
+            depended: BTreeSet::new(),
+            held: BTreeSet::new(),
+            release_again: false,
+            waiting: BTreeSet::new(),
+            rng: seed | 1,
             pid_dir: config.pid_dir,
-            log_dir: config.log_dir,
-            sink: config.sink,
-            events: events.clone(),
+            logs: Arc::clone(&logs),
+            bus: events.clone(),
             seq: 0,
             generation: 0,
             specs: BTreeMap::new(),
@@ -90,8 +131,8 @@ impl Supervisor {
             watchers: JoinSet::new(),
             shutdown: None,
         };
-        let join = tokio::spawn(actor.run(rx));
-        (SupervisorHandle { tx, events }, join)
+        let join = tokio::spawn(actor.run(rx, hook_rx));
+        (SupervisorHandle { tx, events, sampler: Default::default(), logs }, join)
     }
 }
 
@@ -129,6 +170,47 @@ struct Instance {
     removing: bool,
     /// Stop tickets waiting for this instance to stop (or to be removed).
     waiters: Vec<oneshot::Sender<u64>>,
+    /// When recent unexpected exits happened (those within `retry_window` count).
+    failures: VecDeque<Instant>,
+    /// The phase of hooks the instance waits for, with its chain id; reports of any
+    /// other chain are stale for the state (their events are still emitted).
+    chain: Option<(u64, HookPhase)>,
+    /// The attempt a start that waits (for dependencies or pre_start hooks) will be.
+    pending_attempt: u32,
+    /// When a restart decided at the exit is due (armed once post_stop hooks are done).
+    restart_due: Option<Instant>,
+    /// The process is being stopped because a post_start hook failed: `fatal` with
+    /// this reason once it has exited.
+    fatal_after_stop: Option<String>,
+}
+
+impl Instance {
+    fn new(base: String, origin: Origin, desired: Desired, pid_file: PathBuf) -> Self {
+        Self {
+            base,
+            origin,
+            state: ProcessState::Stopped,
+            desired,
+            restarts: 0,
+            started_at: None,
+            stopped_at: None,
+            last_exit_code: None,
+            last_exit_signal: None,
+            pid_file,
+            generation: 0,
+            started: None,
+            timer: None,
+            stop_requested: false,
+            start_after_stop: false,
+            removing: false,
+            waiters: Vec::new(),
+            failures: VecDeque::new(),
+            chain: None,
+            pending_attempt: 0,
+            restart_due: None,
+            fatal_after_stop: None,
+        }
+    }
 }
 
 impl Instance {
@@ -175,11 +257,36 @@ struct Exited {
 }
 
 struct Actor {
+    /// The daemon's environment with the global `env` laid over it.
+    env: EnvMap,
+    /// No global `env`: `env` is the daemon's own, which a child may simply inherit.
+    env_inherited: bool,
+    /// Where hook tasks report (the receiver is in [`Actor::run`]).
+    hook_tx: mpsc::UnboundedSender<HookMsg>,
+    /// The last hook chain id handed out.
+    chains: u64,
+    /// Each spec's place in the start order.
+    rank: BTreeMap<String, usize>,
+    /// The specs changed since `rank` was computed (it is recomputed when next needed,
+    /// so registering many specs in a row costs one sort, not one per spec).
+    rank_dirty: bool,
+    /// Specs that some other spec depends on (computed with `rank`).
+    depended: BTreeSet<String>,
+    /// Instances whose stop is held until their dependents being stopped have exited.
+    held: BTreeSet<String>,
+    /// [`Actor::release_waiting`] is running (a spawn it makes must not recurse into it).
+    releasing: bool,
+    /// Something became running while releasing: look at the waiting starts once more.
+    release_again: bool,
+    /// Instances in [`ProcessState::Waiting`].
+    waiting: BTreeSet<String>,
+    /// State of the jitter generator (xorshift).
+    rng: u64,
     pid_dir: PathBuf,
-    log_dir: Option<PathBuf>,
-    sink: Option<mpsc::UnboundedSender<Arc<Event>>>,
-    events: broadcast::Sender<Arc<Event>>,
-    /// The sequence number of the last event.
+    logs: Arc<LogRegistry>,
+    /// Shared with the jobs controller: numbers and publishes events.
+    bus: EventBus,
+    /// The sequence number of the last event this actor published.
     seq: u64,
     /// The last generation handed out.
     generation: u64,
@@ -192,7 +299,11 @@ struct Actor {
 }
 
 impl Actor {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut hook_rx: mpsc::UnboundedReceiver<HookMsg>,
+    ) {
         let mut handles_gone = false;
         loop {
             tokio::select! {
@@ -201,6 +312,7 @@ impl Actor {
                     Ok(exited) => self.on_exit(exited),
                     Err(e) => tracing::error!("an exit watcher failed: {e}"),
                 },
+                Some(msg) = hook_rx.recv() => self.on_hook(msg),
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
                     let key = expired.key();
                     self.on_timer(key, expired.into_inner());
@@ -227,6 +339,9 @@ impl Actor {
             Command::Register { spec, opts, reply } => {
                 let _ = reply.send(self.register(*spec, opts));
             }
+            Command::Update { spec, reply } => {
+                let _ = reply.send(self.update(*spec));
+            }
             Command::Unregister { selector, reply } => {
                 let _ = reply.send(self.unregister(&selector));
             }
@@ -252,14 +367,41 @@ impl Actor {
 
     // ----- commands -----
 
-    fn register(&mut self, spec: ProcessSpec, opts: RegisterOptions) -> Result<Ack> {
-        self.refuse_during_shutdown()?;
+    /// Every problem with `spec` as it would be registered (or replace the spec of the
+    /// same name): the spec's own, its program, and its place among the other specs.
+    fn problems(&self, spec: &ProcessSpec) -> Vec<(&'static str, String)> {
         let mut problems = spec.validate();
         if !problems.iter().any(|(key, _)| matches!(*key, "command" | "args")) {
-            if let Err(e) = process::check_program(&spec) {
+            let child_env;
+            let env = if spec.env.is_empty() {
+                &self.env
+            } else {
+                child_env = env::apply_map(&self.env, &spec.env.0);
+                &child_env
+            };
+            if let Err(e) = process::check_program(spec, env) {
                 problems.push(("command", e));
             }
         }
+        if !problems.iter().any(|(key, _)| *key == "depends_on") {
+            if let Some(dep) = spec.depends_on.iter().find(|d| !self.specs.contains_key(*d)) {
+                let e = order::OrderError::UnknownDependency { spec: spec.name.clone(), dependency: dep.clone() };
+                problems.push(("depends_on", e.to_string()));
+            } else if !spec.depends_on.is_empty() && self.specs.contains_key(&spec.name) {
+                // Only a spec that others may already depend on (an update) can close a
+                // cycle; a new one cannot be a dependency yet.
+                let others = self.specs.values().map(|r| &r.spec).filter(|s| s.name != spec.name);
+                if let Err(e) = order::check(others.chain(std::iter::once(spec)).map(order::Node::from)) {
+                    problems.push(("depends_on", e.to_string()));
+                }
+            }
+        }
+        problems
+    }
+
+    fn register(&mut self, spec: ProcessSpec, opts: RegisterOptions) -> Result<Ack> {
+        self.refuse_during_shutdown()?;
+        let mut problems = self.problems(&spec);
         let all = spec.instance_names();
         let wishes: Vec<(String, Desired)> = match &opts.instances {
             None => {
@@ -277,7 +419,7 @@ impl Actor {
             }
         };
         if !problems.is_empty() {
-            return Err(Error::InvalidSpec(problems.into_iter().map(|(k, m)| (k.to_string(), m)).collect()));
+            return Err(invalid(problems));
         }
         // Spec names and instance names share one namespace: `spec("web-1")` and
         // `Selector::Name("web-1")` must each mean one thing.
@@ -292,27 +434,9 @@ impl Actor {
             wishes.iter().map(|(name, _)| process::pid_file(&spec, name, &self.pid_dir)).collect();
         self.emit(&base, EventKind::Registered { spec: spec.clone(), origin }, None);
         self.specs.insert(base.clone(), Registration { spec, origin, instances: wishes.len() });
+        self.rank_dirty = true;
         for ((name, desired), pid_file) in wishes.iter().zip(pid_files) {
-            let instance = Instance {
-                base: base.clone(),
-                origin,
-                state: ProcessState::Stopped,
-                desired: *desired,
-                restarts: 0,
-                started_at: None,
-                stopped_at: None,
-                last_exit_code: None,
-                last_exit_signal: None,
-                pid_file,
-                generation: 0,
-                started: None,
-                timer: None,
-                stop_requested: false,
-                start_after_stop: false,
-                removing: false,
-                waiters: Vec::new(),
-            };
-            self.instances.insert(name.clone(), instance);
+            self.instances.insert(name.clone(), Instance::new(base.clone(), origin, *desired, pid_file));
             self.emit_instance(name, EventKind::InstanceAdded { base: base.clone() });
         }
 
@@ -327,13 +451,94 @@ impl Actor {
                 continue;
             }
             if opts.start && *desired == Desired::Running {
-                if let Err(e) = self.spawn(name, 0) {
+                if let Err(e) = self.request_start(name, 0) {
                     failed.push((name.clone(), e));
                 }
             }
         }
         let mut names: Vec<String> = wishes.into_iter().map(|(n, _)| n).collect();
         names.sort();
+        Ok(Ack { seq: self.seq, names, failed })
+    }
+
+    /// Replaces a spec: instances no longer named are stopped and removed, new ones added
+    /// (wished running when any old one was), and live processes whose command,
+    /// environment… changed are stopped and started again with the new spec. Fields that
+    /// only steer supervision take effect without a restart (`policy::needs_restart`).
+    fn update(&mut self, spec: ProcessSpec) -> Result<Ack> {
+        self.refuse_during_shutdown()?;
+        let base = spec.name.clone();
+        let Some(reg) = self.specs.get(&base) else {
+            return Err(Error::NotFound(base));
+        };
+        if reg.spec == spec {
+            return Ok(Ack { seq: self.seq, names: Vec::new(), failed: Vec::new() });
+        }
+        let problems = self.problems(&spec);
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let (old, origin) = (reg.spec.clone(), reg.origin);
+        let existing: Vec<String> =
+            self.instances.iter().filter(|(_, i)| i.base == base && !i.removing).map(|(n, _)| n.clone()).collect();
+        let wanted = spec.instance_names();
+        let added: Vec<String> = wanted.iter().filter(|n| !existing.contains(n)).cloned().collect();
+        let removed: Vec<String> = existing.iter().filter(|n| !wanted.contains(n)).cloned().collect();
+        let kept: Vec<String> = existing.iter().filter(|n| wanted.contains(n)).cloned().collect();
+        // (`web` going from 2 instances to 1 is named like its own spec: that is fine.)
+        let taken = |n: &String| self.instances.contains_key(n) || (*n != base && self.specs.contains_key(n));
+        if let Some(name) = added.iter().find(|n| taken(n)) {
+            return Err(Error::AlreadyExists(name.clone()));
+        }
+        let desired = if existing.iter().any(|n| self.instances[n].desired == Desired::Running) {
+            Desired::Running
+        } else {
+            Desired::Stopped
+        };
+        let restart = policy::needs_restart(&old, &spec);
+
+        self.emit(&base, EventKind::Updated { spec: spec.clone(), origin }, None);
+        let reg = self.specs.get_mut(&base).expect("checked above");
+        reg.spec = spec;
+        reg.instances += added.len();
+        self.rank_dirty = true;
+
+        let mut done = Vec::new();
+        for name in removed.iter().rev() {
+            self.instance_mut(name).removing = true;
+            self.stop_instance(name, &mut done);
+            if !self.instance_mut(name).state.is_alive() {
+                self.remove_instance(name);
+            }
+        }
+        let mut restarted = Vec::new();
+        if restart {
+            for name in &kept {
+                let inst = self.instance_mut(name);
+                if inst.state.is_alive() && inst.desired == Desired::Running {
+                    self.stop_process(name);
+                    self.instance_mut(name).start_after_stop = true;
+                    restarted.push(name.clone());
+                }
+            }
+        }
+        let mut failed = Vec::new();
+        for name in &added {
+            let pid_file = {
+                let spec = &self.specs[&base].spec;
+                process::pid_file(spec, name, &self.pid_dir)
+            };
+            self.instances.insert(name.clone(), Instance::new(base.clone(), origin, desired, pid_file));
+            self.emit_instance(name, EventKind::InstanceAdded { base: base.clone() });
+            if desired == Desired::Running {
+                if let Err(e) = self.request_start(name, 0) {
+                    failed.push((name.clone(), e));
+                }
+            }
+        }
+        // Starts that waited for a dependency the new spec no longer has may go now.
+        self.release_waiting();
+        let names = sorted(added.into_iter().chain(removed).chain(restarted).collect());
         Ok(Ack { seq: self.seq, names, failed })
     }
 
@@ -351,17 +556,30 @@ impl Actor {
                 inst.desired = Desired::Running;
                 self.emit_instance(name, EventKind::DesiredChanged { desired: Desired::Running });
             }
+            self.held.remove(name);
             let inst = self.instance_mut(name);
+            let post_stop_running = matches!(inst.chain, Some((_, HookPhase::PostStop)));
             match inst.state {
-                ProcessState::Starting { .. } | ProcessState::Running { .. } => {}
+                ProcessState::Starting { .. }
+                | ProcessState::Running { .. }
+                | ProcessState::Waiting { .. }
+                | ProcessState::PreStart { .. } => {}
                 ProcessState::Stopping { .. } => inst.start_after_stop = true,
+                _ if post_stop_running => {
+                    inst.start_after_stop = true;
+                    inst.restarts = 0;
+                    inst.failures.clear();
+                    inst.restart_due = None;
+                }
                 ProcessState::Stopped
                 | ProcessState::Exited { .. }
                 | ProcessState::Fatal { .. }
                 | ProcessState::Backoff { .. } => {
                     inst.restarts = 0;
+                    inst.failures.clear();
+                    inst.restart_due = None;
                     self.cancel_timer(name);
-                    if let Err(e) = self.spawn(name, 0) {
+                    if let Err(e) = self.request_start(name, 0) {
                         failed.push((name.clone(), e));
                     }
                 }
@@ -383,6 +601,27 @@ impl Actor {
     fn unregister(&mut self, selector: &Selector) -> Result<StopTicket> {
         self.refuse_during_shutdown()?;
         let names = self.select(selector)?;
+        // A spec that stays may not lose a dependency.
+        self.reorder();
+        if !self.depended.is_empty() {
+            let going: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+            let mut left: BTreeMap<&str, usize> = BTreeMap::new();
+            for (name, inst) in &self.instances {
+                *left.entry(inst.base.as_str()).or_default() += usize::from(!going.contains(name.as_str()));
+            }
+            let gone = |spec: &str| left.get(spec).is_some_and(|n| *n == 0);
+            for reg in self.specs.values().filter(|r| !gone(&r.spec.name)) {
+                if let Some(dep) = reg.spec.depends_on.iter().find(|d| gone(d)) {
+                    return Err(Error::InvalidSpec(vec![(
+                        "depends_on".to_string(),
+                        format!(
+                            "{:?} depends on {dep:?}: unregister or update {:?} first",
+                            reg.spec.name, reg.spec.name
+                        ),
+                    )]));
+                }
+            }
+        }
         let mut done = Vec::new();
         for name in names.iter().rev() {
             self.instance_mut(name).removing = true;
@@ -417,23 +656,43 @@ impl Actor {
         Ok((reg.spec.clone(), reg.origin))
     }
 
-    /// Stops every process without touching wishes; [`Self::shutdown_complete`]
-    /// answers once the last one has exited.
+    /// Stops every process but `detached` ones, dependents first, without touching
+    /// wishes; [`Self::shutdown_complete`] answers once the last one has exited and its
+    /// stop hooks are done.
     fn begin_shutdown(&mut self, reply: oneshot::Sender<()>) {
         self.shutdown.get_or_insert_with(Vec::new).push(reply);
         for name in self.by_priority(|_, _| true).iter().rev() {
+            if self.detached(name) {
+                continue;
+            }
             let inst = self.instance_mut(name);
             inst.start_after_stop = false;
             match inst.state {
-                ProcessState::Backoff { .. } => self.cancel_timer(name),
-                ProcessState::Starting { .. } | ProcessState::Running { .. } => self.stop_process(name),
+                ProcessState::Backoff { .. } => {
+                    inst.restart_due = None;
+                    self.cancel_timer(name);
+                }
+                ProcessState::Waiting { .. } => {
+                    self.waiting.remove(name);
+                }
+                // The hooks run on; the spawn they would lead to does not happen.
+                ProcessState::PreStart { .. } => inst.chain = None,
+                ProcessState::Starting { .. } | ProcessState::Running { .. } => self.stop_or_hold(name),
                 _ => {}
             }
         }
     }
 
     fn shutdown_complete(&mut self) -> bool {
-        if self.shutdown.is_none() || self.instances.values().any(|i| i.state.is_alive()) {
+        if self.shutdown.is_none() {
+            return false;
+        }
+        // Waited for: live processes (but detached ones) and running stop hooks.
+        let busy = |i: &Instance| {
+            i.chain.is_some_and(|(_, phase)| phase != HookPhase::PostStart)
+                || (i.state.is_alive() && !self.specs.get(&i.base).is_some_and(|r| r.spec.detached))
+        };
+        if self.instances.values().any(busy) {
             return false;
         }
         for reply in self.shutdown.take().into_iter().flatten() {
@@ -444,47 +703,306 @@ impl Actor {
 
     // ----- what happens to one instance -----
 
-    /// The stop part shared by stop and unregister: wish stopped, a pending restart
-    /// cancelled, the process (if any) signalled, and a waiter for the ticket.
+    /// The stop part shared by stop, unregister and update: wish stopped, a pending
+    /// start (backoff, waiting, pre_start) cancelled, the process (if any) stopped, and a
+    /// waiter for the ticket.
     fn stop_instance(&mut self, name: &str, done: &mut Vec<oneshot::Receiver<u64>>) {
         let inst = self.instance_mut(name);
         inst.start_after_stop = false;
         let wish_changed = inst.desired != Desired::Stopped;
         inst.desired = Desired::Stopped;
-        let was_backoff = matches!(inst.state, ProcessState::Backoff { .. });
-        if was_backoff {
+        let was_pending = matches!(
+            inst.state,
+            ProcessState::Backoff { .. } | ProcessState::Waiting { .. } | ProcessState::PreStart { .. }
+        );
+        if was_pending {
+            if matches!(inst.state, ProcessState::PreStart { .. }) {
+                inst.chain = None;
+            }
             inst.state = ProcessState::Stopped;
+            inst.restart_due = None;
+            self.waiting.remove(name);
             self.cancel_timer(name);
         }
-        if wish_changed || was_backoff {
+        if wish_changed || was_pending {
             self.emit_instance(name, EventKind::DesiredChanged { desired: Desired::Stopped });
         }
-        if self.instance_mut(name).state.is_alive() {
-            self.stop_process(name);
+        let inst = self.instance_mut(name);
+        let post_stop_running = matches!(inst.chain, Some((_, HookPhase::PostStop)));
+        if inst.state.is_alive() || post_stop_running {
+            self.stop_or_hold(name);
             let (tx, rx) = oneshot::channel();
             self.instance_mut(name).waiters.push(tx);
             done.push(rx);
         }
     }
 
-    /// Sends the stop signal to a live process's group and arms the stop timeout.
+    /// Stops a live process, dependents first: while an instance of a spec that depends
+    /// on this one is alive and being stopped too (its wish is stopped, or the daemon is
+    /// shutting down), this one's stop is held, and it is stopped once they have exited.
+    /// A dependent that keeps running does not hold the stop of its dependency.
+    fn stop_or_hold(&mut self, name: &str) {
+        if self.holds_stop(name) {
+            self.held.insert(name.to_string());
+        } else {
+            self.stop_process(name);
+        }
+    }
+
+    /// True when a dependent of `name`'s spec is alive and being stopped.
+    fn holds_stop(&mut self, name: &str) -> bool {
+        self.reorder();
+        let Some(base) = self.instances.get(name).map(|i| i.base.clone()) else {
+            return false;
+        };
+        if !self.depended.contains(&base) {
+            return false;
+        }
+        let shutting_down = self.shutdown.is_some();
+        self.instances.values().any(|j| {
+            let Some(reg) = self.specs.get(&j.base) else {
+                return false;
+            };
+            reg.spec.depends_on.contains(&base)
+                && (j.state.is_alive() || j.chain.is_some_and(|(_, p)| p == HookPhase::PostStop))
+                && (j.desired == Desired::Stopped || (shutting_down && !reg.spec.detached))
+        })
+    }
+
+    /// Stops the held instances whose dependents have exited meanwhile.
+    fn release_held_stops(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        for name in self.held.clone() {
+            let alive = self.instances.get(&name).is_some_and(|i| i.state.is_alive());
+            if !alive {
+                self.held.remove(&name);
+            } else if !self.holds_stop(&name) {
+                self.held.remove(&name);
+                self.stop_process(&name);
+            }
+        }
+    }
+
+    /// Stops a live process: its pre_stop hooks first (if any), then [`Self::signal_stop`].
     /// A process already stopping is left to its timeout.
     fn stop_process(&mut self, name: &str) {
         let inst = self.instances.get_mut(name).expect("stop_process: instance exists");
+        let pid = match inst.state {
+            ProcessState::Starting { pid, .. } | ProcessState::Running { pid, .. } => pid,
+            _ => return,
+        };
+        let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
+        if spec.lifecycle.pre_stop.is_empty() {
+            self.signal_stop(name);
+            return;
+        }
+        inst.state = ProcessState::Stopping { pid, since: Utc::now() };
+        inst.stop_requested = true;
+        self.cancel_timer(name);
+        self.run_hooks(name, HookPhase::PreStop);
+    }
+
+    /// Sends the stop signal to a live process's group and arms the stop timeout.
+    fn signal_stop(&mut self, name: &str) {
+        let inst = self.instances.get_mut(name).expect("signal_stop: instance exists");
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let (signal, timeout) = (spec.stop_signal.0, spec.stop_timeout);
         let pid = match inst.state {
-            ProcessState::Starting { pid, .. } | ProcessState::Running { pid, .. } => pid,
+            ProcessState::Starting { pid, .. }
+            | ProcessState::Running { pid, .. }
+            | ProcessState::Stopping { pid, .. } => pid,
             _ => return,
         };
         // ESRCH is no error: the process has exited and its exit is on the way.
         if let Err(e) = process::signal_group(pid, signal) {
             tracing::warn!(instance = name, pid, "sending {signal}: {e}");
         }
-        inst.state = ProcessState::Stopping { pid, since: Utc::now() };
+        let since = match inst.state {
+            ProcessState::Stopping { since, .. } => since,
+            _ => Utc::now(),
+        };
+        inst.state = ProcessState::Stopping { pid, since };
         inst.stop_requested = true;
         self.set_timer(name, TimerKind::StopTimeout, timeout);
         self.emit_instance(name, EventKind::Stopping { pid, signal: signal.as_str().to_string() });
+    }
+
+    /// Starts an instance that is not alive: waits for its dependencies, runs its
+    /// pre_start hooks, then spawns. `Err` only when the spawn itself failed at once.
+    fn request_start(&mut self, name: &str, attempt: u32) -> std::result::Result<(), String> {
+        let base = self.instance_mut(name).base.clone();
+        let spec = &self.specs.get(&base).expect("an instance's spec is registered").spec;
+        let on = self.unready_dependencies(spec);
+        let has_pre_start = !spec.lifecycle.pre_start.is_empty();
+        let inst = self.instance_mut(name);
+        inst.pending_attempt = attempt;
+        if !on.is_empty() {
+            inst.state = ProcessState::Waiting { on: on.clone() };
+            self.waiting.insert(name.to_string());
+            self.emit_instance(name, EventKind::Waiting { on });
+            return Ok(());
+        }
+        self.waiting.remove(name);
+        if has_pre_start {
+            self.instance_mut(name).state = ProcessState::PreStart { since: Utc::now() };
+            self.run_hooks(name, HookPhase::PreStart);
+            return Ok(());
+        }
+        self.spawn(name, attempt)
+    }
+
+    /// The dependencies of `spec` that are not running (every instance `running`).
+    fn unready_dependencies(&self, spec: &ProcessSpec) -> Vec<String> {
+        spec.depends_on
+            .iter()
+            .filter(|dep| {
+                let mut members = self.instances.values().filter(|i| &i.base == *dep).peekable();
+                members.peek().is_none() || !members.all(|i| matches!(i.state, ProcessState::Running { .. }))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Goes on with the starts that waited for dependencies which are now running.
+    /// Not recursive: a spawn made here that releases more starts is handled by the
+    /// next round of the loop, so a long chain of dependents costs no stack.
+    fn release_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        if self.releasing {
+            self.release_again = true;
+            return;
+        }
+        self.releasing = true;
+        loop {
+            self.release_again = false;
+            let waiting = self.waiting.clone();
+            // Which specs are ready, in one pass over the instances.
+            let mut ready: BTreeMap<&str, bool> = BTreeMap::new();
+            for inst in self.instances.values() {
+                let r = ready.entry(inst.base.as_str()).or_insert(true);
+                *r &= matches!(inst.state, ProcessState::Running { .. });
+            }
+            let released: Vec<String> = waiting
+                .iter()
+                .filter(|name| {
+                    self.instances.get(*name).and_then(|i| self.specs.get(&i.base)).is_some_and(|r| {
+                        r.spec.depends_on.iter().all(|d| ready.get(d.as_str()).copied().unwrap_or(false))
+                    })
+                })
+                .cloned()
+                .collect();
+            let released: BTreeSet<String> = released.into_iter().collect();
+            for name in self.by_priority(|n, _| released.contains(n)) {
+                let Some(inst) = self.instances.get(&name) else {
+                    continue;
+                };
+                if !matches!(inst.state, ProcessState::Waiting { .. }) {
+                    continue;
+                }
+                let attempt = inst.pending_attempt;
+                if let Err(e) = self.request_start(&name, attempt) {
+                    tracing::warn!(instance = name, "starting after its dependencies: {e}");
+                }
+            }
+            if !self.release_again {
+                break;
+            }
+        }
+        self.releasing = false;
+    }
+
+    /// Starts the hooks of `phase` for `name` as a task; the instance waits for
+    /// [`HookMsg::PhaseDone`] with this chain id.
+    fn run_hooks(&mut self, name: &str, phase: HookPhase) {
+        let inst = self.instances.get(name).expect("run_hooks: instance exists");
+        let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
+        let hooks = spec.lifecycle.phase(phase).to_vec();
+        let ctx = Arc::new(HookContext {
+            process_name: name.to_string(),
+            env: env::apply_map(&self.env, &spec.env.0),
+            work_dir: spec.work_dir.clone(),
+        });
+        self.chains += 1;
+        let chain = self.chains;
+        self.instance_mut(name).chain = Some((chain, phase));
+        tokio::spawn(hooks::run_phase(hooks, phase, ctx, chain, self.hook_tx.clone()));
+        self.emit_instance(name, EventKind::HooksStarted { phase });
+    }
+
+    fn on_hook(&mut self, msg: HookMsg) {
+        let (instance, chain, phase, failure) = match msg {
+            HookMsg::Started { instance, phase, hook, run_mode } => {
+                self.emit_instance(&instance, EventKind::HookStarted { phase, hook, run_mode });
+                return;
+            }
+            HookMsg::Finished { instance, phase, hook, run_mode, outcome } => {
+                if !outcome.succeeded() {
+                    tracing::warn!(instance, hook, %phase, "hook {}", outcome.result);
+                }
+                let kind = EventKind::HookFinished {
+                    phase,
+                    hook,
+                    run_mode,
+                    result: outcome.result,
+                    duration: outcome.duration,
+                    attempts: outcome.attempts,
+                    output: outcome.output,
+                };
+                self.emit_instance(&instance, kind);
+                return;
+            }
+            HookMsg::PhaseDone { instance, chain, phase, failure } => (instance, chain, phase, failure),
+        };
+        let Some(inst) = self.instances.get_mut(&instance) else {
+            return;
+        };
+        if inst.chain.map(|(c, _)| c) != Some(chain) {
+            // A phase the instance no longer waits for (stopped meanwhile, or its process
+            // exited): its end is history, not a transition.
+            self.emit_instance(&instance, EventKind::HooksFinished { phase, failure });
+            return;
+        }
+        inst.chain = None;
+        match phase {
+            HookPhase::PreStart => {
+                if let Some(reason) = &failure {
+                    inst.state = ProcessState::Fatal { reason: reason.clone() };
+                    self.emit_instance(&instance, EventKind::HooksFinished { phase, failure });
+                    return;
+                }
+                let go = inst.desired == Desired::Running && self.shutdown.is_none();
+                if !go {
+                    inst.state = ProcessState::Stopped;
+                }
+                let attempt = inst.pending_attempt;
+                self.emit_instance(&instance, EventKind::HooksFinished { phase, failure });
+                if go {
+                    if let Err(e) = self.spawn(&instance, attempt) {
+                        tracing::warn!(instance, "spawn after pre_start hooks: {e}");
+                    }
+                }
+            }
+            HookPhase::PostStart => {
+                let stop = failure.clone().filter(|_| inst.state.is_alive() && !inst.stop_requested);
+                self.emit_instance(&instance, EventKind::HooksFinished { phase, failure });
+                if let Some(reason) = stop {
+                    self.instance_mut(&instance).fatal_after_stop = Some(reason);
+                    self.stop_process(&instance);
+                }
+            }
+            HookPhase::PreStop => {
+                self.emit_instance(&instance, EventKind::HooksFinished { phase, failure });
+                self.signal_stop(&instance);
+            }
+            HookPhase::PostStop => {
+                self.emit_instance(&instance, EventKind::HooksFinished { phase, failure });
+                self.after_exit(&instance);
+            }
+        }
     }
 
     /// Spawns the instance's process (`attempt` 0 for a start on request). On failure
@@ -493,7 +1011,11 @@ impl Actor {
         let inst = self.instances.get(name).expect("spawn: instance exists");
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let start_duration = spec.start_duration;
-        let spawned = match process::spawn(spec, name, self.log_dir.as_deref()) {
+        let has_post_start = !spec.lifecycle.post_start.is_empty();
+        let pid_file = process::pid_file(spec, name, &self.pid_dir);
+        // Without a global or spec environment the child inherits the daemon's as it is.
+        let child_env = (!self.env_inherited || !spec.env.is_empty()).then(|| env::apply_map(&self.env, &spec.env.0));
+        let spawned = match process::spawn(spec, name, child_env.as_ref(), &self.logs) {
             Ok(spawned) => spawned,
             Err(error) => {
                 let decision = policy::on_spawn_failure(&error);
@@ -509,8 +1031,8 @@ impl Actor {
         let pid = spawned.pid;
         match spawned.start_time {
             Some(start_time) => {
-                if let Err(e) = process::write_pid_file(&inst.pid_file, PidRecord { pid, start_time }) {
-                    tracing::warn!(instance = name, pid, "writing PID file {}: {e}", inst.pid_file.display());
+                if let Err(e) = process::write_pid_file(&pid_file, PidRecord { pid, start_time }) {
+                    tracing::warn!(instance = name, pid, "writing PID file {}: {e}", pid_file.display());
                 }
             }
             None => tracing::warn!(instance = name, pid, "no start time: no PID file, so no re-adoption"),
@@ -518,6 +1040,7 @@ impl Actor {
         let generation = self.next_generation();
         let now = Utc::now();
         let inst = self.instance_mut(name);
+        inst.pid_file = pid_file;
         inst.generation = generation;
         inst.state = if start_duration.is_zero() {
             ProcessState::Running { pid, since: now }
@@ -528,11 +1051,19 @@ impl Actor {
         inst.started = Some(Instant::now());
         inst.stop_requested = false;
         inst.start_after_stop = false;
+        inst.fatal_after_stop = None;
+        inst.restart_due = None;
         self.watch(name, generation, pid, spawned.watch);
         if !start_duration.is_zero() {
             self.set_timer(name, TimerKind::StartDuration, start_duration);
         }
         self.emit_instance(name, EventKind::Started { pid, attempt });
+        if has_post_start {
+            self.run_hooks(name, HookPhase::PostStart);
+        }
+        if start_duration.is_zero() {
+            self.release_waiting();
+        }
         Ok(())
     }
 
@@ -561,6 +1092,7 @@ impl Actor {
         inst.stop_requested = false;
         self.watch(name, generation, pid, adopted.watch);
         self.emit_instance(name, EventKind::Adopted { pid });
+        self.release_waiting();
         true
     }
 
@@ -574,6 +1106,7 @@ impl Actor {
 
     fn on_exit(&mut self, exited: Exited) {
         let Exited { name, generation, pid, exit } = exited;
+        let jitter = self.jitter();
         let Some(inst) = self.instances.get_mut(&name) else {
             return;
         };
@@ -585,8 +1118,30 @@ impl Actor {
         let uptime = inst.started.take().map(|s| s.elapsed()).unwrap_or_default();
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let requested = inst.stop_requested;
-        let decision = policy::on_exit(spec, inst.desired, requested, inst.restarts);
-        if policy::failed_start(spec, requested, uptime) {
+        let now_instant = Instant::now();
+        // Failures older than the window no longer count.
+        while inst.failures.front().is_some_and(|t| now_instant.duration_since(*t) >= spec.retry_window) {
+            inst.failures.pop_front();
+        }
+        let facts = ExitFacts {
+            desired: inst.desired,
+            requested,
+            code: exit.code,
+            signal: exit.signal,
+            uptime,
+            restarts: inst.restarts,
+            recent_failures: u32::try_from(inst.failures.len()).unwrap_or(u32::MAX),
+            jitter,
+        };
+        let decision = match inst.fatal_after_stop.take() {
+            Some(reason) => Decision::GiveUp { reason },
+            None => policy::on_exit(spec, &facts),
+        };
+        if matches!(decision, Decision::Restart { .. } | Decision::GiveUp { .. }) && !requested {
+            inst.failures.push_back(now_instant);
+        }
+        let failed_start = policy::failed_start(spec, requested, uptime);
+        if failed_start {
             tracing::warn!(
                 instance = name,
                 pid,
@@ -594,29 +1149,44 @@ impl Actor {
                 spec.start_duration
             );
         }
+        let has_post_stop = !spec.lifecycle.post_stop.is_empty();
         let now = Utc::now();
         inst.stopped_at = Some(now);
         inst.last_exit_code = exit.code;
         inst.last_exit_signal = exit.signal;
         inst.stop_requested = false;
+        inst.chain = None;
         inst.state = match &decision {
             Decision::Stop => ProcessState::Stopped,
             Decision::Restart { after, attempt } => ProcessState::Backoff { attempt: *attempt, until: at(now, *after) },
             Decision::NoRestart => ProcessState::Exited { code: exit.code, signal: exit.signal, at: now },
             Decision::GiveUp { reason } => ProcessState::Fatal { reason: reason.clone() },
         };
+        inst.restart_due = match &decision {
+            Decision::Restart { after, .. } => Some(now_instant + (*after).min(MAX_DELAY)),
+            _ => None,
+        };
         self.cancel_timer(&name);
-        if let Decision::Restart { after, .. } = &decision {
-            self.set_timer(&name, TimerKind::RestartDue, *after);
-        }
-        let kind = EventKind::Exited { pid, code: exit.code, signal: exit.signal, uptime, requested, decision };
+        let kind =
+            EventKind::Exited { pid, code: exit.code, signal: exit.signal, uptime, requested, failed_start, decision };
         self.emit_instance(&name, kind);
+        if has_post_stop {
+            self.run_hooks(&name, HookPhase::PostStop);
+        } else {
+            self.after_exit(&name);
+        }
+    }
 
+    /// What follows an exit once its post_stop hooks (if any) are done: the removal of an
+    /// unregistered instance, the stop tickets, a start asked for meanwhile, the restart timer.
+    fn after_exit(&mut self, name: &str) {
+        self.held.remove(name);
+        self.release_held_stops();
         let shutting_down = self.shutdown.is_some();
         let seq = self.seq;
-        let inst = self.instance_mut(&name);
+        let inst = self.instance_mut(name);
         if inst.removing {
-            self.remove_instance(&name);
+            self.remove_instance(name);
             return;
         }
         for waiter in inst.waiters.drain(..) {
@@ -624,8 +1194,16 @@ impl Actor {
         }
         if inst.start_after_stop && inst.desired == Desired::Running && !shutting_down {
             inst.restarts = 0;
-            if let Err(e) = self.spawn(&name, 0) {
+            inst.restart_due = None;
+            if let Err(e) = self.request_start(name, 0) {
                 tracing::warn!(instance = name, "starting again after the stop: {e}");
+            }
+            return;
+        }
+        if let (ProcessState::Backoff { .. }, Some(due)) = (&inst.state, inst.restart_due.take()) {
+            if !shutting_down {
+                let after = due.saturating_duration_since(Instant::now());
+                self.set_timer(name, TimerKind::RestartDue, after);
             }
         }
     }
@@ -646,6 +1224,7 @@ impl Actor {
             (TimerKind::StartDuration, ProcessState::Starting { pid, since }) => {
                 inst.state = ProcessState::Running { pid, since };
                 self.emit_instance(&name, EventKind::Running { pid });
+                self.release_waiting();
             }
             (TimerKind::StopTimeout, ProcessState::Stopping { pid, .. }) => {
                 if let Err(e) = process::signal_group(pid, Signal::SIGKILL) {
@@ -657,7 +1236,7 @@ impl Actor {
                 if inst.desired == Desired::Running && self.shutdown.is_none() =>
             {
                 inst.restarts = attempt;
-                if let Err(e) = self.spawn(&name, attempt) {
+                if let Err(e) = self.request_start(&name, attempt) {
                     tracing::warn!(instance = name, attempt, "restart failed: {e}");
                 }
             }
@@ -668,14 +1247,18 @@ impl Actor {
     /// Removes an instance that is not alive; the spec goes with its last instance.
     fn remove_instance(&mut self, name: &str) {
         self.cancel_timer(name);
+        self.waiting.remove(name);
+        self.held.remove(name);
         let Some(inst) = self.instances.remove(name) else {
             return;
         };
+        self.logs.forget(name);
         self.emit(name, EventKind::InstanceRemoved { base: inst.base.clone() }, None);
         if let Some(reg) = self.specs.get_mut(&inst.base) {
             reg.instances = reg.instances.saturating_sub(1);
             if reg.instances == 0 {
                 self.specs.remove(&inst.base);
+                self.rank_dirty = true;
                 self.emit(&inst.base, EventKind::Unregistered, None);
             }
         }
@@ -686,18 +1269,10 @@ impl Actor {
 
     // ----- plumbing -----
 
-    /// Numbers an event and publishes it: sink first (durable, in order), then broadcast.
+    /// Publishes an event through the shared [`EventBus`] (numbered, sink first, then
+    /// broadcast): the one place this actor publishes.
     fn emit(&mut self, name: &str, kind: EventKind, status: Option<ProcessStatus>) {
-        self.seq += 1;
-        let event = Arc::new(Event { seq: self.seq, at: Utc::now(), name: name.to_string(), kind, status });
-        if let Some(sink) = &self.sink {
-            if sink.send(event.clone()).is_err() {
-                tracing::error!("the event sink is closed; events are no longer recorded");
-                self.sink = None;
-            }
-        }
-        // No subscriber is not an error.
-        let _ = self.events.send(event);
+        self.seq = self.bus.publish(name, kind, status);
     }
 
     /// Emits an event about an instance, with its status after the change.
@@ -724,13 +1299,36 @@ impl Actor {
         self.generation
     }
 
+    /// A number in `[0, 1)` for the restart jitter (xorshift64; not for secrets).
+    fn jitter(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn detached(&self, name: &str) -> bool {
+        self.instances.get(name).and_then(|i| self.specs.get(&i.base)).is_some_and(|r| r.spec.detached)
+    }
+
     fn instance_mut(&mut self, name: &str) -> &mut Instance {
         self.instances.get_mut(name).expect("the instance exists: names come from the instance map")
     }
 
-    /// The matching instance names, by start order (priority, then name).
+    /// Recomputes each spec's place in the start order if the specs changed.
+    fn reorder(&mut self) {
+        if !self.rank_dirty {
+            return;
+        }
+        let order = order::start_order(self.specs.values().map(|r| order::Node::from(&r.spec)));
+        self.rank = order.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
+        self.depended = self.specs.values().flat_map(|r| r.spec.depends_on.iter().cloned()).collect();
+        self.rank_dirty = false;
+    }
+
+    /// The matching instance names, in start order (dependencies, priority, name).
     /// [`Error::NotFound`] when none matches.
-    fn select(&self, selector: &Selector) -> Result<Vec<String>> {
+    fn select(&mut self, selector: &Selector) -> Result<Vec<String>> {
         let names = self.by_priority(|name, base| selector.matches(name, base));
         if names.is_empty() {
             let what = match selector {
@@ -742,12 +1340,14 @@ impl Actor {
         Ok(names)
     }
 
-    fn by_priority(&self, filter: impl Fn(&str, &str) -> bool) -> Vec<String> {
-        let mut found: Vec<(i32, &String)> = self
+    /// The instances that pass `filter`, in start order.
+    fn by_priority(&mut self, filter: impl Fn(&str, &str) -> bool) -> Vec<String> {
+        self.reorder();
+        let mut found: Vec<(usize, &String)> = self
             .instances
             .iter()
             .filter(|(name, i)| filter(name, &i.base))
-            .map(|(name, i)| (self.specs.get(&i.base).map_or(0, |r| r.spec.priority), name))
+            .map(|(name, i)| (self.rank.get(&i.base).copied().unwrap_or(usize::MAX), name))
             .collect();
         found.sort();
         found.into_iter().map(|(_, name)| name.clone()).collect()
@@ -760,6 +1360,10 @@ impl Actor {
             Ok(())
         }
     }
+}
+
+fn invalid(problems: Vec<(&'static str, String)>) -> Error {
+    Error::InvalidSpec(problems.into_iter().map(|(k, m)| (k.to_string(), m)).collect())
 }
 
 fn sorted(mut names: Vec<String>) -> Vec<String> {

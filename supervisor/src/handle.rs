@@ -4,7 +4,8 @@
 //! channel; the actor is the only owner of runtime state.
 
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, EventBus};
+use crate::logs::{LogChunk, LogFiles, LogFollower, LogRegistry, Stream};
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus, Selector};
 use std::collections::BTreeMap;
@@ -101,6 +102,10 @@ pub(crate) enum Command {
         opts: RegisterOptions,
         reply: Reply<Ack>,
     },
+    Update {
+        spec: Box<ProcessSpec>,
+        reply: Reply<Ack>,
+    },
     Unregister {
         selector: Selector,
         reply: Reply<StopTicket>,
@@ -133,7 +138,10 @@ pub(crate) enum Command {
 #[derive(Clone, Debug)]
 pub struct SupervisorHandle {
     pub(crate) tx: mpsc::UnboundedSender<Command>,
-    pub(crate) events: broadcast::Sender<Arc<Event>>,
+    pub(crate) events: EventBus,
+    /// CPU and memory sampling, shared by every clone (see [`SupervisorHandle::resources`]).
+    pub(crate) sampler: Arc<crate::resources::Sampler>,
+    pub(crate) logs: Arc<LogRegistry>,
 }
 
 impl SupervisorHandle {
@@ -147,6 +155,24 @@ impl SupervisorHandle {
     /// [`Error::AlreadyExists`] (for the spec name or any instance name).
     pub async fn register(&self, spec: ProcessSpec, opts: RegisterOptions) -> Result<Ack> {
         self.call(|reply| Command::Register { spec: Box::new(spec), opts, reply }).await
+    }
+
+    /// Replaces the spec registered under `spec.name` (keeping its origin):
+    ///
+    /// * instances the new `instances` count no longer names are stopped and removed;
+    ///   new ones are added, wished running when any old instance was, and started;
+    /// * when the process itself changed (command, args, work_dir, env, pid_file, … —
+    ///   anything but the fields that only steer supervision: instances, priority,
+    ///   depends_on, restart policy and timings, stop signal and timeout, hooks,
+    ///   detached), the live instances are stopped and started again with the new spec;
+    /// * an identical spec changes nothing (and emits no event).
+    ///
+    /// [`Ack::names`] lists the instances added, removed or restarted. Fails with
+    /// [`Error::NotFound`], [`Error::InvalidSpec`] or [`Error::AlreadyExists`] (a new
+    /// instance name taken by another spec). Whether the caller may change this spec
+    /// (config-file processes are read-only through the API) is for the caller to decide.
+    pub async fn update(&self, spec: ProcessSpec) -> Result<Ack> {
+        self.call(|reply| Command::Update { spec: Box::new(spec), reply }).await
     }
 
     /// Stops and removes the matching instances; a spec goes when its last instance goes.
@@ -194,10 +220,62 @@ impl SupervisorHandle {
         rx.await.map_err(|_| Error::ShutDown)
     }
 
+    /// CPU and memory of the matching live instances, sampled from `/proc` now (see
+    /// [`crate::resources`]). The reading happens in the caller's task, not in the
+    /// supervisor's. Instances without a live process are left out.
+    pub async fn resources(&self, selector: Selector) -> Result<Vec<crate::resources::ResourceSample>> {
+        let statuses = self.status(selector).await?;
+        let targets: Vec<(String, u32)> =
+            statuses.into_iter().filter_map(|s| s.state.pid().map(|pid| (s.name, pid))).collect();
+        Ok(self.sampler.sample(&targets))
+    }
+
     /// A live stream of events (a broadcast: a receiver that falls behind gets
     /// `RecvError::Lagged` and should take a fresh snapshot).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
+    }
+
+    /// The event bus this supervisor publishes on, to share with other actors
+    /// (see [`crate::jobs::Jobs::start`]) so all events form one sequence.
+    pub fn bus(&self) -> EventBus {
+        self.events.clone()
+    }
+
+    /// Recent output of the instance `name` (both streams unless `stream` is given): up to
+    /// `limit` lines from offset `since` on, or without `since` the last `limit` lines.
+    /// [`Error::NotFound`] when there is no such instance.
+    pub async fn logs(&self, name: &str, stream: Option<Stream>, since: Option<u64>, limit: usize) -> Result<LogChunk> {
+        self.seed_logs(name).await?;
+        Ok(self.logs.read(name, stream, since, limit))
+    }
+
+    /// Checks that `name` is an instance and fills its ring from its log files if it has
+    /// captured nothing yet (see [`LogRegistry::seed`]).
+    async fn seed_logs(&self, name: &str) -> Result<()> {
+        self.status(Selector::Name(name.to_string())).await?;
+        let (spec, _) = self.spec(name).await?;
+        self.logs.seed(name, &LogFiles::resolve(&spec, name, self.logs.config()));
+        Ok(())
+    }
+
+    /// Follows the output of the instance `name`: the recent lines (as [`Self::logs`]), then
+    /// new ones as they come. [`Error::NotFound`] when there is no such instance.
+    pub async fn follow_logs(
+        &self,
+        name: &str,
+        stream: Option<Stream>,
+        since: Option<u64>,
+        limit: usize,
+    ) -> Result<LogFollower> {
+        self.seed_logs(name).await?;
+        Ok(self.logs.follow(name, stream, since, limit))
+    }
+
+    /// The store of captured output, for reading without the actor and for capturing other
+    /// children (job slots) with the same machinery.
+    pub fn log_registry(&self) -> &Arc<LogRegistry> {
+        &self.logs
     }
 
     /// Stops every process (wishes are kept, so they start again with the next

@@ -17,12 +17,19 @@ use std::path::{Path, PathBuf};
 mod unix;
 
 pub(crate) use unix::{
-    adopt, find_program, remove_pid_file, signal_group, spawn, write_pid_file, ExitWatch, NotAdopted,
+    adopt, find_program, proc_stat, remove_pid_file, signal_group, spawn, started_at, write_pid_file, ExitWatch,
+    NotAdopted,
 };
 
 /// Characters that make a `command` string shell syntax rather than a plain argv.
 const SHELL_CHARS: &[char] =
-    &['|', '&', ';', '<', '>', '*', '?', '`', '$', '"', '\'', '(', ')', '{', '}', '[', ']', '~', '\n'];
+    &['|', '&', ';', '<', '>', '*', '?', '`', '$', '"', '\'', '(', ')', '{', '}', '[', ']', '~', '#', '\\', '\n', '\r'];
+
+/// Shell builtins that have no program of their own to execute.
+const SHELL_BUILTINS: &[&str] = &[
+    ".", ":", "alias", "break", "cd", "continue", "eval", "exec", "exit", "export", "read", "readonly", "return",
+    "set", "shift", "source", "times", "trap", "ulimit", "umask", "unalias", "unset", "wait",
+];
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,12 +55,38 @@ pub(crate) fn argv(spec: &ProcessSpec) -> Vec<String> {
     if !spec.args.is_empty() {
         return spec.args.clone();
     }
-    let command = spec.command.as_deref().unwrap_or_default();
-    if command.contains(SHELL_CHARS) {
+    argv_of(spec.command.as_deref().unwrap_or_default())
+}
+
+/// The argv of a command string: through `/bin/sh -c` when it is shell syntax (one of
+/// `|&;<>()$`\*?[]{}#~"'`, a newline, a leading `NAME=value` assignment, or a shell
+/// builtin such as `exit`, `cd`, `source`, `exec` as the first word), else split on
+/// whitespace.
+pub(crate) fn argv_of(command: &str) -> Vec<String> {
+    if is_shell_syntax(command) {
         vec!["/bin/sh".into(), "-c".into(), command.into()]
     } else {
         command.split_whitespace().map(str::to_string).collect()
     }
+}
+
+fn is_shell_syntax(command: &str) -> bool {
+    if command.contains(SHELL_CHARS) {
+        return true;
+    }
+    let Some(first) = command.split_whitespace().next() else {
+        return false;
+    };
+    // A shell builtin (`exit 3`, `source env.sh`, `cd /x && …`) exists only in a shell.
+    if SHELL_BUILTINS.contains(&first) {
+        return true;
+    }
+    // `VAR=value program`: an assignment only a shell understands.
+    first.split_once('=').is_some_and(|(name, _)| {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// The PID file of one instance: `<pid_dir>/<instance>.pid`, or the spec's `pid_file`.
@@ -79,13 +112,14 @@ pub(crate) fn pid_file(spec: &ProcessSpec, instance: &str, pid_dir: &Path) -> Pa
 /// Checks that the program a spec runs can be found, the way `exec` will look for it:
 /// a name with a `/` is a path (relative to `work_dir` when set, since the child
 /// changes directory before it executes); a bare name is searched on the child's `PATH`.
-pub(crate) fn check_program(spec: &ProcessSpec) -> Result<(), String> {
+/// `env` is the child's resolved environment (its `PATH` is searched).
+pub(crate) fn check_program(spec: &ProcessSpec, env: &crate::env::EnvMap) -> Result<(), String> {
     let argv = argv(spec);
     let Some(program) = argv.first() else {
         return Err("a command or args is required".into());
     };
-    let path_var = spec.env.0.get("PATH").map(Into::into).or_else(|| std::env::var_os("PATH"));
-    find_program(program, spec.work_dir.as_deref(), path_var.as_deref()).map(|_| ())
+    let path_var = env.get("PATH").map(std::ffi::OsStr::new);
+    find_program(program, spec.work_dir.as_deref(), path_var).map(|_| ())
 }
 
 #[cfg(test)]
@@ -107,6 +141,20 @@ mod tests {
             ("ls ~", &["/bin/sh", "-c", "ls ~"]),
             ("sh -c 'exit 3'", &["/bin/sh", "-c", "sh -c 'exit 3'"]),
             ("a\nb", &["/bin/sh", "-c", "a\nb"]),
+            ("cat < in > out", &["/bin/sh", "-c", "cat < in > out"]),
+            ("cmd 2>&1", &["/bin/sh", "-c", "cmd 2>&1"]),
+            ("run # comment", &["/bin/sh", "-c", "run # comment"]),
+            ("echo a\\ b", &["/bin/sh", "-c", "echo a\\ b"]),
+            ("FOO=1 run", &["/bin/sh", "-c", "FOO=1 run"]),
+            ("_X=1 run", &["/bin/sh", "-c", "_X=1 run"]),
+            ("run --opt=1", &["run", "--opt=1"]),
+            ("1X=1 run", &["1X=1", "run"]),
+            ("exit 3", &["/bin/sh", "-c", "exit 3"]),
+            ("exec sleep 1", &["/bin/sh", "-c", "exec sleep 1"]),
+            ("source env.sh", &["/bin/sh", "-c", "source env.sh"]),
+            ("exitcode 3", &["exitcode", "3"]),
+            ("ls *.txt", &["/bin/sh", "-c", "ls *.txt"]),
+            ("echo {a,b}", &["/bin/sh", "-c", "echo {a,b}"]),
         ];
         for (command, want) in table {
             assert_eq!(argv(&spec(command)), *want, "{command:?}");
@@ -132,6 +180,11 @@ mod tests {
 
     #[test]
     fn programs_are_looked_up_like_exec_does() {
+        let env: crate::env::EnvMap = std::env::vars().collect();
+        let check_program = |s: &ProcessSpec| {
+            let child = crate::env::apply_map(&env, &s.env.0);
+            check_program(s, &child)
+        };
         assert!(check_program(&spec("sh -c true")).is_ok());
         assert!(check_program(&spec("/bin/sh -c true")).is_ok());
         assert!(check_program(&spec("exit 3; true")).is_ok(), "shell commands run /bin/sh");

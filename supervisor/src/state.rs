@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 pub enum ProcessState {
     /// Not running, and not meant to run (never started, or stopped on request).
     Stopped,
+    /// Wished running, but not spawned until the specs it depends on are running.
+    Waiting {
+        /// The dependencies (spec names) that are not running yet.
+        on: Vec<String>,
+    },
+    /// Running its `pre_start` hooks; spawned when they succeed.
+    PreStart {
+        /// When the hooks began.
+        since: DateTime<Utc>,
+    },
     /// Spawned, but not yet up for `start_duration`.
     Starting {
         /// Process id of the new process.
@@ -58,6 +68,8 @@ impl ProcessState {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Stopped => "stopped",
+            Self::Waiting { .. } => "waiting",
+            Self::PreStart { .. } => "pre_start",
             Self::Starting { .. } => "starting",
             Self::Running { .. } => "running",
             Self::Backoff { .. } => "backoff",

@@ -17,6 +17,8 @@ use crate::setup::{self, Apt};
 use crate::{shell, Workspace};
 
 const ADMIN_USER: &str = "admin";
+/// A process defined in the config file (read-only in the console); the specs get its name.
+const CONFIG_PROCESS: &str = "e2e-config";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -80,7 +82,8 @@ fn playwright(ws: &Workspace, port: u16, password: &str, args: &[String]) -> Res
             .current_dir(ws.end2end_dir())
             .env("BASE_URL", format!("https://localhost:{port}"))
             .env("PROVISR_ADMIN_USER", ADMIN_USER)
-            .env("PROVISR_ADMIN_PASSWORD", password),
+            .env("PROVISR_ADMIN_PASSWORD", password)
+            .env("PROVISR_CONFIG_PROCESS", CONFIG_PROCESS),
     )
 }
 
@@ -108,6 +111,12 @@ enabled = true
 auto_create = true
 username = "{ADMIN_USER}"
 password = {password}
+
+[[processes]]
+type = "process"
+[processes.spec]
+name = "{CONFIG_PROCESS}"
+command = "sleep 3600"
 "#,
         run = path("run"),
         tls = path("tls"),
@@ -313,6 +322,7 @@ mod tests {
             "url = \"sqlite:///tmp/x/provisr.db?mode=rwc\"",
             "username = \"admin\"",
             "password = \"pw\\\"1\"",
+            "name = \"e2e-config\"",
         ] {
             assert!(config.contains(expected), "{expected} missing in\n{config}");
         }

@@ -3,7 +3,7 @@
 use super::token::TokenKeys;
 use super::{password, AuthError, Principal, PrincipalKind, Role, Token};
 use crate::error::StoreError;
-use crate::store::{settings, users};
+use crate::store::{clients, settings, users};
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
 
@@ -105,6 +105,45 @@ impl Auth {
         }
     }
 
+    /// Checks API client credentials. Unknown client, wrong secret and inactive client
+    /// are the same [`AuthError::Invalid`], after the same amount of hashing work.
+    pub async fn login_client(
+        &self,
+        db: &DatabaseConnection,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Principal, AuthError> {
+        let found = clients::find_by_client_id(db, client_id).await.map_err(store_err)?;
+        let given = secret.to_owned();
+        let (client, ok) = match found {
+            Some((client, hash)) => {
+                let ok = tokio::task::spawn_blocking(move || password::verify(&given, &hash))
+                    .await
+                    .map_err(|e| AuthError::Internal(e.to_string()))?;
+                (Some(client), ok)
+            }
+            None => {
+                tokio::task::spawn_blocking(move || password::verify_dummy(&given))
+                    .await
+                    .map_err(|e| AuthError::Internal(e.to_string()))?;
+                (None, false)
+            }
+        };
+        match client {
+            Some(c) if ok && c.active => Ok(principal_of_client(&c)),
+            _ => Err(AuthError::Invalid),
+        }
+    }
+
+    /// The principal of an API client token, if the client still exists, is active and
+    /// has not changed (scopes, secret) since the token was issued.
+    pub async fn current_client(&self, db: &DatabaseConnection, id: i64, version: i64) -> Result<Principal, AuthError> {
+        match clients::get(db, id).await.map_err(store_err)? {
+            Some(c) if c.active && c.token_version == version => Ok(principal_of_client(&c)),
+            _ => Err(AuthError::Invalid),
+        }
+    }
+
     /// Issues a token for `p`.
     pub fn issue_token(&self, p: &Principal) -> Result<Token, AuthError> {
         self.keys.issue(p)
@@ -115,6 +154,7 @@ impl Auth {
         let claims = self.keys.verify(token)?;
         match claims.kind {
             PrincipalKind::User => self.current_user(db, claims.id, claims.version).await,
+            PrincipalKind::Client => self.current_client(db, claims.id, claims.version).await,
             PrincipalKind::Anonymous => Err(AuthError::Invalid),
         }
     }
@@ -171,6 +211,16 @@ fn principal_of(u: &users::User) -> Principal {
         name: u.username.clone(),
         roles: u.roles.clone(),
         version: u.token_version,
+    }
+}
+
+fn principal_of_client(c: &clients::Client) -> Principal {
+    Principal {
+        kind: PrincipalKind::Client,
+        id: c.id,
+        name: c.name.clone(),
+        roles: c.scopes.clone(),
+        version: c.token_version,
     }
 }
 

@@ -24,7 +24,7 @@ pub struct Token {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    /// `user:<id>`
+    /// `user:<id>` or `client:<id>`
     sub: String,
     name: String,
     roles: Vec<Role>,
@@ -73,6 +73,7 @@ impl TokenKeys {
         let exp = now + lifetime;
         let sub = match p.kind {
             PrincipalKind::User => format!("user:{}", p.id),
+            PrincipalKind::Client => format!("client:{}", p.id),
             PrincipalKind::Anonymous => return Err(AuthError::Internal("no tokens for anonymous".into())),
         };
         let claims = Claims {
@@ -102,6 +103,7 @@ impl TokenKeys {
         let c = data.claims;
         let (kind, id) = match c.sub.split_once(':') {
             Some(("user", id)) => (PrincipalKind::User, id.parse().map_err(|_| AuthError::Invalid)?),
+            Some(("client", id)) => (PrincipalKind::Client, id.parse().map_err(|_| AuthError::Invalid)?),
             _ => return Err(AuthError::Invalid),
         };
         Ok(VerifiedClaims { kind, id, version: c.ver })
@@ -124,6 +126,23 @@ mod tests {
         assert_eq!(
             keys.verify(&t.value).expect("verify"),
             VerifiedClaims { kind: PrincipalKind::User, id: 7, version: 3 }
+        );
+    }
+
+    #[test]
+    fn clients_and_users_are_told_apart() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60));
+        let ci = Principal {
+            kind: PrincipalKind::Client,
+            id: 7,
+            name: "ci".into(),
+            roles: vec![Role::Operator],
+            version: 2,
+        };
+        let t = keys.issue(&ci).expect("issue");
+        assert_eq!(
+            keys.verify(&t.value).expect("verify"),
+            VerifiedClaims { kind: PrincipalKind::Client, id: 7, version: 2 }
         );
     }
 

@@ -21,6 +21,21 @@ pub async fn register(st: &AppState, who: &Principal, spec: ProcessSpec) -> Resu
     persisted(st, st.supervisor.register(spec, RegisterOptions::api()).await?).await
 }
 
+/// Replaces an API-registered spec (see [`SupervisorHandle::update`]: instances added or
+/// removed, changed processes restarted); returns once the new spec is persisted.
+/// Processes defined in the main config file are read-only here (edit the file).
+pub async fn update(st: &AppState, who: &Principal, spec: ProcessSpec) -> Result<Ack, OpError> {
+    who.require(Permission::Operate)?;
+    let (_, origin) = st.supervisor.spec(spec.name.clone()).await?;
+    if origin == Origin::Config {
+        return Err(OpError::Conflict(format!(
+            "process {:?} is defined in the main config file and cannot be changed through the API; edit the config file instead",
+            spec.name
+        )));
+    }
+    persisted(st, st.supervisor.update(spec).await?).await
+}
+
 /// Starts the matching instances; returns once the wish is persisted.
 pub async fn start(st: &AppState, who: &Principal, selector: Selector) -> Result<Ack, OpError> {
     who.require(Permission::Operate)?;
@@ -82,6 +97,16 @@ async fn finish(st: &AppState, ticket: supervisor::StopTicket, wait: Option<Dura
 pub async fn status(st: &AppState, who: &Principal, selector: Selector) -> Result<Vec<ProcessStatus>, OpError> {
     who.require(Permission::Read)?;
     Ok(st.supervisor.status(selector).await?)
+}
+
+/// The spec registered under `name` (a spec name or one of its instance names) and where
+/// it comes from.
+pub async fn spec(st: &AppState, who: &Principal, name: &str) -> Result<(ProcessSpec, Origin), OpError> {
+    who.require(Permission::Read)?;
+    match st.supervisor.spec(name).await {
+        Err(supervisor::Error::NotFound(_)) => Err(OpError::NotFound(format!("no process named {name:?}"))),
+        other => Ok(other?),
+    }
 }
 
 /// Every instance at the current sequence number.
@@ -161,8 +186,14 @@ pub async fn restore(
             }
         }
     }
-    // Lower priority first; names break ties so boots are repeatable.
+    // Dependencies first, then lower priority; names break ties so boots are repeatable.
+    // (A dependency problem is reported when the spec is registered.)
     plan.sort_by(|a, b| (a.0.priority, &a.0.name).cmp(&(b.0.priority, &b.0.name)));
+    let mut specs: Vec<ProcessSpec> = plan.iter().map(|(s, _, _)| s.clone()).collect();
+    if supervisor::order::sort_specs(&mut specs).is_ok() {
+        let rank: BTreeMap<String, usize> = specs.into_iter().enumerate().map(|(i, s)| (s.name, i)).collect();
+        plan.sort_by_key(|(s, _, _)| rank.get(&s.name).copied().unwrap_or(usize::MAX));
+    }
     for (spec, origin, instances) in plan {
         let name = spec.name.clone();
         let opts = RegisterOptions { origin, instances, start: true, adopt: true };

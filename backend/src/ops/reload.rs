@@ -69,14 +69,16 @@ pub async fn reconcile(st: &AppState, entries: &[(ProcessSpec, Origin)]) -> Resu
     for (spec, origin) in order {
         let name = spec.name.clone();
         match running.get(&name) {
-            None => match sup.register(spec.clone(), RegisterOptions { origin: *origin, ..RegisterOptions::api() }).await {
-                Ok(ack) => {
-                    last_seq = last_seq.max(ack.seq);
-                    report.failed.extend(ack.failed);
-                    report.added.push(name);
+            None => {
+                match sup.register(spec.clone(), RegisterOptions { origin: *origin, ..RegisterOptions::api() }).await {
+                    Ok(ack) => {
+                        last_seq = last_seq.max(ack.seq);
+                        report.failed.extend(ack.failed);
+                        report.added.push(name);
+                    }
+                    Err(e) => report.failed.push((name, e.to_string())),
                 }
-                Err(e) => report.failed.push((name, e.to_string())),
-            },
+            }
             Some(current_origin) => {
                 let current = match sup.spec(&name).await {
                     Ok((current, _)) => current,

@@ -39,7 +39,10 @@ pub fn is_history(kind: &EventKind) -> bool {
             | EventKind::Killed { .. }
             | EventKind::Exited { .. }
             | EventKind::Registered { .. }
+            | EventKind::Updated { .. }
             | EventKind::Unregistered
+            | EventKind::HookFinished { .. }
+            | EventKind::HooksFinished { failure: Some(_), .. }
     )
 }
 
@@ -82,24 +85,81 @@ pub async fn insert_many(db: &impl ConnectionTrait, rows: Vec<process_event::Act
     Ok(())
 }
 
+/// Which history rows [`query`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only rows about this instance (or spec, for registrations).
+    pub name: Option<String>,
+    /// Only rows of these kinds (`started`, `exited`, …); empty: every kind.
+    pub kinds: Vec<String>,
+    /// Only rows at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only rows older than this row id (the paging cursor: the last id of the previous page).
+    pub before: Option<i64>,
+    /// At most this many rows.
+    pub limit: u64,
+}
+
+/// The rows matching `filter`, newest first (by id, which follows the order of events).
+pub async fn query(db: &impl ConnectionTrait, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>, StoreError> {
+    let mut q = process_event::Entity::find().order_by_desc(process_event::Column::Id).limit(filter.limit);
+    if let Some(n) = &filter.name {
+        q = q.filter(process_event::Column::Name.eq(n.as_str()));
+    }
+    if !filter.kinds.is_empty() {
+        q = q.filter(process_event::Column::Kind.is_in(filter.kinds.iter().map(String::as_str)));
+    }
+    if let Some(since) = filter.since {
+        q = q.filter(process_event::Column::At.gte(since));
+    }
+    if let Some(before) = filter.before {
+        q = q.filter(process_event::Column::Id.lt(before));
+    }
+    Ok(q.all(db).await?.into_iter().map(entry).collect())
+}
+
+fn entry(m: process_event::Model) -> HistoryEntry {
+    HistoryEntry {
+        id: m.id,
+        at: m.at,
+        name: m.name,
+        kind: m.kind,
+        pid: m.pid,
+        exit_code: m.exit_code,
+        signal: m.signal,
+        detail: serde_json::from_str(&m.detail).unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// The newest `limit` entries, newest first, optionally for one instance.
 pub async fn list(db: &impl ConnectionTrait, name: Option<&str>, limit: u64) -> Result<Vec<HistoryEntry>, StoreError> {
+    list_before(db, name.map(NameFilter::Exact), None, limit).await
+}
+
+/// Which names [`list_before`] returns.
+#[derive(Clone, Copy, Debug)]
+pub enum NameFilter<'a> {
+    /// Exactly this instance (or spec) name.
+    Exact(&'a str),
+    /// Names starting with this (`web` matches `web`, `web-1`, `webhook`).
+    Prefix(&'a str),
+}
+
+/// Like [`list`], but only entries older than the row id `before` (paging backwards).
+pub async fn list_before(
+    db: &impl ConnectionTrait,
+    name: Option<NameFilter<'_>>,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut q = process_event::Entity::find().order_by_desc(process_event::Column::Id).limit(limit);
-    if let Some(n) = name {
-        q = q.filter(process_event::Column::Name.eq(n));
+    match name {
+        Some(NameFilter::Exact(n)) => q = q.filter(process_event::Column::Name.eq(n)),
+        Some(NameFilter::Prefix(p)) => q = q.filter(process_event::Column::Name.starts_with(p)),
+        None => {}
     }
-    Ok(q.all(db)
-        .await?
-        .into_iter()
-        .map(|m| HistoryEntry {
-            id: m.id,
-            at: m.at,
-            name: m.name,
-            kind: m.kind,
-            pid: m.pid,
-            exit_code: m.exit_code,
-            signal: m.signal,
-            detail: serde_json::from_str(&m.detail).unwrap_or(serde_json::Value::Null),
-        })
-        .collect())
+    if let Some(id) = before {
+        q = q.filter(process_event::Column::Id.lt(id));
+    }
+    Ok(q.all(db).await?.into_iter().map(entry).collect())
 }

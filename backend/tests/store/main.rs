@@ -3,6 +3,11 @@
 
 mod helpers;
 
+mod clients;
+mod cronjobs;
+mod history;
+mod job_recorder;
+mod jobs;
 mod migrations;
 mod processes;
 mod recorder;

@@ -1,7 +1,10 @@
 //! The schema: migrations apply on an empty database and again, idempotently.
 
 use crate::helpers::{on_both_backends, TestDb};
-use backend::entity::{process, process_event, process_instance, session, setting, user};
+use backend::entity::{
+    api_client, cron_firing, cronjob, job, job_attempt, process, process_event, process_instance, session, setting,
+    user,
+};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
@@ -39,5 +42,10 @@ async fn migrations_apply_twice_idempotently(t: TestDb) {
     assert_eq!(process::Entity::find().count(&again).await.expect("processes"), 0);
     assert_eq!(process_instance::Entity::find().count(&again).await.expect("instances"), 0);
     assert_eq!(process_event::Entity::find().count(&again).await.expect("events"), 0);
+    assert_eq!(api_client::Entity::find().count(&again).await.expect("api_clients"), 0);
     assert_eq!(setting::Entity::find().count(&again).await.expect("settings"), 1);
+    assert_eq!(job::Entity::find().count(&again).await.expect("jobs"), 0);
+    assert_eq!(job_attempt::Entity::find().count(&again).await.expect("job attempts"), 0);
+    assert_eq!(cronjob::Entity::find().count(&again).await.expect("cronjobs"), 0);
+    assert_eq!(cron_firing::Entity::find().count(&again).await.expect("cron firings"), 0);
 }

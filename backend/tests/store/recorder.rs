@@ -16,7 +16,12 @@ use tempfile::TempDir;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-on_both_backends!(recorder_persists_registration_wishes_and_history, recorder_keeps_a_burst_in_order);
+on_both_backends!(
+    recorder_persists_registration_wishes_and_history,
+    recorder_keeps_a_burst_in_order,
+    recorder_persists_an_update_and_its_instances,
+    restore_registers_dependencies_before_their_dependents
+);
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -181,4 +186,54 @@ async fn recorder_keeps_a_burst_in_order(t: TestDb) {
     let recorder = rig.recorder.clone();
     rig.stop().await;
     assert!(recorder.persisted() >= last, "the recorder drained the sink before ending");
+}
+
+async fn recorder_persists_an_update_and_its_instances(t: TestDb) {
+    let mut rig = start(&t);
+    let mut spec = ProcessSpec::new("grow", "sleep 300");
+    spec.instances = 2;
+    rig.sup.register(spec.clone(), RegisterOptions::api()).await.expect("register");
+    spec.instances = 3;
+    spec.auto_restart = true;
+    let ack = rig.sup.update(spec.clone()).await.expect("update");
+    assert_eq!(ack.names, ["grow-3"]);
+    rig.persisted(ack.seq).await;
+    let (stored, _) = processes::load_all(&t.db).await.expect("load_all");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].spec, spec, "the new spec replaces the old one");
+    let wishes: Vec<(&str, Desired)> = stored[0].instances.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    assert_eq!(wishes, [("grow-1", Desired::Running), ("grow-2", Desired::Running), ("grow-3", Desired::Running)]);
+    assert!(history_kinds(&history(&t, Some("grow")).await).contains(&"updated"));
+
+    spec.instances = 1;
+    let ack = rig.sup.update(spec.clone()).await.expect("shrink");
+    let seq =
+        rig.next_event("removal of grow-3", |e| e.name == "grow-3" && e.kind.name() == "instance_removed").await.seq;
+    rig.persisted(ack.seq.max(seq)).await;
+    let ticket = rig.sup.stop(Selector::All).await.expect("stop");
+    let seq = ticket.wait().await;
+    rig.persisted(seq).await;
+    let (stored, _) = processes::load_all(&t.db).await.expect("load_all");
+    assert!(stored[0].instances.contains_key("grow"), "{:?}", stored[0].instances);
+    assert!(!stored[0].instances.contains_key("grow-3"), "{:?}", stored[0].instances);
+    rig.stop().await;
+}
+
+async fn restore_registers_dependencies_before_their_dependents(t: TestDb) {
+    let mut rig = start(&t);
+    // The dependent has the lower priority: priority alone would register it first.
+    let mut web = ProcessSpec::new("web", "sleep 300");
+    web.priority = -5;
+    web.depends_on = vec!["db".into()];
+    let mut db = ProcessSpec::new("db", "sleep 300");
+    db.priority = 5;
+    let entries = vec![(web, Origin::Config), (db, Origin::Config)];
+    backend::ops::processes::restore(&t.db, &rig.sup, &entries).await.expect("restore");
+    let first = rig.next_event("a registration", |e| e.kind.name() == "registered").await;
+    assert_eq!(first.name, "db");
+    let web_started = rig.next_event("web started", |e| e.name == "web" && e.kind.name() == "started").await;
+    let status = rig.sup.status(Selector::All).await.expect("status");
+    assert!(status.iter().all(|p| p.running()), "{status:?}");
+    rig.persisted(web_started.seq).await;
+    rig.stop().await;
 }

@@ -1,4 +1,5 @@
-//! `/register`, `/start`, `/stop`, `/restart`, `/unregister`, `/status`.
+//! `/register`, `/update`, `/start`, `/stop`, `/restart`, `/unregister`, `/status`,
+//! `/processes/{name}/spec`.
 
 use super::{ApiJson, ApiQuery};
 use crate::caller::Caller;
@@ -6,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::ServerState;
 use app::model::ProcessInfo;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -78,7 +79,7 @@ impl SelectorQuery {
 }
 
 /// A 400 naming every instance that could not be started, and why.
-fn start_failures(ack: &supervisor::Ack) -> Option<ApiError> {
+pub(super) fn start_failures(ack: &supervisor::Ack) -> Option<ApiError> {
     (!ack.failed.is_empty()).then(|| {
         let reasons = ack.failed.iter().map(|(n, why)| format!("{n}: {why}")).collect::<Vec<_>>().join("; ");
         ApiError::bad_request(format!("could not start: {reasons}"))
@@ -134,6 +135,29 @@ async fn register_and_start(
         return Err(refusal);
     }
     Ok(Json(json!({ "ok": true, "names": ack.names })).into_response())
+}
+
+/// `POST /update` with a spec: replaces the spec registered under its name and restarts
+/// the instances with it, each keeping its wish. 404 for an unknown name, 409 for a process
+/// of the main config file, 400 (old spec kept) when the new one is invalid or cannot start.
+pub async fn update(
+    State(st): State<ServerState>,
+    Caller(who): Caller,
+    ApiJson(spec): ApiJson<ProcessSpec>,
+) -> ApiResult<Response> {
+    let ack = backend::ops::processes::update(&st.app, &who, spec).await?;
+    Ok(Json(json!({ "ok": true, "names": ack.names })).into_response())
+}
+
+/// `GET /processes/{name}/spec`: the spec as registered (`name` may be an instance name).
+pub async fn spec(
+    State(st): State<ServerState>,
+    Caller(who): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ProcessSpec>> {
+    supervisor::spec::validate_name(&name).map_err(|e| ApiError::bad_request(format!("invalid name: {e}")))?;
+    let (spec, _) = ops::spec(&st.app, &who, &name).await?;
+    Ok(Json(spec))
 }
 
 /// `POST /start?name=|base=|wildcard=`. For upstream compatibility a JSON spec in the body

@@ -16,6 +16,13 @@ async fn pages_redirect_to_login_without_a_session() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "a made-up session is no session");
     assert_eq!(location(&res).as_deref(), Some("/login"));
 
+    // Every console page, also one whose path has a dot in it (a process name).
+    for page in ["/history", "/users", "/processes/web.api", "/processes/web.api/edit"] {
+        let res = app.page(page, None).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(location(&res).as_deref(), Some("/login"), "{page}");
+    }
+
     let res = app.page("/login", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.expect("HTML");

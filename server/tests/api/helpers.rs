@@ -52,6 +52,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// A bearer token of the admin.
     pub token: String,
+    /// `http://ADDR` of the separate `[metrics] listen` listener, when configured.
+    pub metrics_url: Option<String>,
     /// A client that follows no redirects, keeps no cookies and accepts the self-signed
     /// certificate.
     pub http: reqwest::Client,
@@ -130,6 +132,7 @@ struct Started {
     url: String,
     addr: SocketAddr,
     token: String,
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Builds and serves an `Application` on a runtime of its own, in a thread of its own.
@@ -166,7 +169,7 @@ async fn launch(config: Config, data_dir: PathBuf) -> anyhow::Result<(Started, S
                 String::new()
             };
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let started = Started { url: app.url(), addr: app.local_addr(), token };
+            let started = Started { url: app.url(), addr: app.local_addr(), token, metrics_addr: app.metrics_addr() };
             if ready_tx.send(Ok((started, stop_tx))).is_err() {
                 return;
             }
@@ -214,6 +217,7 @@ impl TestApp {
             addr: started.addr,
             data_dir,
             token: started.token,
+            metrics_url: started.metrics_addr.map(|a| format!("http://{a}")),
             http: http_client(),
             config,
             dir,
@@ -305,6 +309,25 @@ impl TestApp {
             .send()
             .await
             .unwrap_or_else(|e| panic!("POST /{verb}: {e}"))
+    }
+
+    /// `GET /api<path>` as the admin.
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(self.api(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// `POST /api<path>` as the admin, with a JSON body when given.
+    pub async fn post(&self, path: &str, body: Option<&Value>) -> Response {
+        let mut req = self.http.post(self.api(path)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     /// `POST /api/auth/login` with `{"method":"basic",…}`.

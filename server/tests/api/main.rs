@@ -4,12 +4,22 @@
 
 mod helpers;
 
+mod accounts;
 mod auth;
 mod console;
+mod cronjobs;
+mod groups;
 mod health;
+mod history;
+mod jobs;
+mod logs;
+mod metrics;
+mod openapi;
 mod persistence;
+mod pidfile;
 mod processes;
 mod roles;
 mod tls;
+mod update;
 mod validation;
 mod ws;

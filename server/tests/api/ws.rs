@@ -111,7 +111,7 @@ async fn forward_sends_snapshot_then_events_to_any_sink() {
     let (tx, mut rx) = futures::channel::mpsc::channel::<String>(64);
     let forwarding = tokio::spawn({
         let sup = sup.clone();
-        async move { server::ws::forward(tx, &sup).await }
+        async move { server::ws::forward(tx, &sup, None).await }
     });
     let snapshot = recv(&mut rx).await;
     assert_eq!(snapshot["type"], "snapshot");
@@ -157,7 +157,7 @@ async fn a_lagging_client_gets_a_fresh_snapshot() {
     let (tx, mut rx) = futures::channel::mpsc::channel::<String>(0);
     let forwarding = tokio::spawn({
         let sup = sup.clone();
-        async move { server::ws::forward(tx, &sup).await }
+        async move { server::ws::forward(tx, &sup, None).await }
     });
     let first = recv(&mut rx).await;
     assert_eq!(first["type"], "snapshot");
@@ -234,4 +234,45 @@ async fn shutdown_closes_open_sockets() {
     })
     .await;
     assert!(ended.is_ok(), "the socket was closed by the shutdown");
+}
+
+/// The snapshot lists the live jobs and cronjobs too; job and cron events follow it.
+#[tokio::test]
+async fn the_snapshot_includes_jobs_and_cronjobs_and_their_events_follow() {
+    use crate::jobs::{create_job, phase, post, wait_job};
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    create_job(&app, json!({ "name": "before", "command": "true" })).await;
+    wait_job(&app, "before", "succeeded", |v| phase(v) == "Succeeded").await;
+    let cron = json!({ "name": "later", "schedule": "0 0 1 1 *", "job_template": { "command": "true" } });
+    assert_eq!(post(&app, "/cronjobs", Some(cron)).await.status(), StatusCode::CREATED);
+
+    let mut ws = app.ws(&[("authorization", &app.bearer())]).await.expect("the socket opens");
+    let snapshot = next_json(&mut ws, Duration::from_secs(5)).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["jobs"][0]["name"], "before", "{snapshot}");
+    assert_eq!(snapshot["jobs"][0]["phase"], "Succeeded");
+    assert_eq!(snapshot["cronjobs"][0]["name"], "later");
+    let mut seq = snapshot["seq"].as_u64().expect("seq");
+
+    // A trigger: the cron's firing and the new job's changes arrive in order, each with
+    // the full status after it.
+    assert_eq!(post(&app, "/cronjobs/later/trigger", None).await.status(), StatusCode::OK);
+    let mut kinds = Vec::new();
+    loop {
+        let e = next_json(&mut ws, Duration::from_secs(5)).await;
+        assert_eq!(e["type"], "event", "{e}");
+        let s = e["seq"].as_u64().expect("seq");
+        assert!(s > seq, "events after the snapshot, in order: {e}");
+        seq = s;
+        let change = e["detail"]["change"]["type"].as_str().unwrap_or_default().to_string();
+        kinds.push(format!("{}:{change}", e["kind"].as_str().unwrap_or_default()));
+        if e["kind"] == "job" && change == "finished" {
+            assert_eq!(e["detail"]["job"]["phase"], "Succeeded", "{e}");
+            break;
+        }
+    }
+    for want in ["job:created", "cron:fired", "job:attempt_started", "job:attempt_ended", "job:finished"] {
+        assert!(kinds.iter().any(|k| k == want), "{want} in {kinds:?}");
+    }
 }

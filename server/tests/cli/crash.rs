@@ -184,3 +184,59 @@ async fn a_second_daemon_on_the_same_data_dir_starts_no_processes() {
     let st = api.status("oom-victim").await.expect("the first daemon still answers");
     assert_eq!(st["state"], "exited");
 }
+
+/// After `kill -9`, a job's attempt outlives the daemon; the next daemon kills it (its pid
+/// and start time match the recorded attempt) and shows the job `Failed` with the reason
+/// `DaemonRestart`, not running and not run again.
+#[tokio::test]
+async fn after_a_crash_a_running_job_is_killed_and_closed_with_a_reason() {
+    let marker = unique_marker();
+    let _cleanup = Leftovers(vec![marker.clone()]);
+    let site = Site::new("");
+    let mut first = site.serve();
+    first.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let res = api
+        .http
+        .post(format!("{}/api/jobs", api.url))
+        .bearer_auth(&api.token)
+        .json(&json!({ "name": "batch", "command": format!("sleep {marker}") }))
+        .send()
+        .await
+        .expect("POST /jobs");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    wait_until("the attempt running", TIMEOUT, || sleepers(&marker).len() == 1).await;
+    let pid = sleepers(&marker)[0];
+
+    first.signal(Signal::SIGKILL);
+    first.wait_exit(TIMEOUT).await;
+    assert!(pid_alive(pid), "the attempt outlives a crashed daemon");
+
+    let mut second = site.serve();
+    second.wait_ready(&http_client(), &site.url()).await;
+    wait_until("the orphaned attempt to be killed", TIMEOUT, || !pid_alive(pid)).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let job: serde_json::Value = api
+        .http
+        .get(format!("{}/api/jobs/batch", api.url))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .expect("GET /jobs/batch")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(job["status"]["phase"], "Failed", "{job}");
+    let reasons: Vec<&str> = job["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .filter_map(|c| c["reason"].as_str())
+        .collect();
+    assert!(reasons.contains(&"DaemonRestart"), "{job}");
+    assert_eq!(job["attempts"][0]["reason"], "DaemonRestart", "{job}");
+    assert!(sleepers(&marker).is_empty(), "not run again: the job is finished");
+
+    second.signal(Signal::SIGTERM);
+    assert_eq!(second.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", second.stderr());
+}

@@ -4,8 +4,10 @@
 
 mod helpers;
 
+mod client;
 mod config;
 mod crash;
+mod daemon_files;
 mod defaults;
 mod reload;
 mod shutdown;

@@ -44,7 +44,10 @@ async fn sighup_adds_removes_and_restarts_only_what_changed() {
     let new_pid = api.wait_running("new").await;
     assert_eq!(sleepers(&new), vec![new_pid]);
     wait_until("the removed program to stop", TIMEOUT, || !pid_alive(gone_pid)).await;
-    wait_for("the removed program to be unregistered", TIMEOUT, || async { api.status("gone").await.is_none().then_some(()) }).await;
+    wait_for("the removed program to be unregistered", TIMEOUT, || async {
+        api.status("gone").await.is_none().then_some(())
+    })
+    .await;
     let edited_pid = wait_for("the edited program to run its new command", TIMEOUT, || async {
         let pids = sleepers(&edited);
         (pids.len() == 1).then(|| pids[0])

@@ -3,14 +3,15 @@
 //! * **Spawn**: every program gets its own process group (`pgid == pid`), so one
 //!   `killpg` reaches everything it started, and `kill_on_drop(false)`, so a daemon
 //!   that crashes (or an actor whose handles are all dropped) leaves it running for
-//!   the next daemon to re-adopt. stdin is `/dev/null`; stdout and stderr are log
-//!   files opened `O_APPEND` and handed to the child as its own descriptors: no pipe,
-//!   no copying task, and output survives a daemon restart.
+//!   the next daemon to re-adopt. stdin is `/dev/null`; stdout and stderr are pipes
+//!   read by the log capture (`crate::logs`), which writes the log files and keeps the
+//!   recent lines.
 //! * **Exit watch**: one task per live process. It waits on a pidfd, which becomes
 //!   readable when the process exits but does *not* reap it. While the leader is an
 //!   unreaped zombie its pid, hence its group id, cannot be recycled, so the SIGKILL
 //!   sweep of the rest of the group that follows cannot hit a stranger. Only then does
-//!   tokio reap the child and report its status. A re-adopted process is not our child
+//!   tokio reap the child and report its status, once the capture has read its output
+//!   to the end (bounded by `logs::DRAIN_GRACE`). A re-adopted process is not our child
 //!   (it was re-parented to init), so its exit is seen through the pidfd alone and its
 //!   exit status is unknown.
 //! * **PID files** hold `<pid>\n<start time>\n` (written to a temporary file and renamed,
@@ -19,12 +20,13 @@
 //!   pidfd is known to refer to the recorded process.
 
 use super::{Exit, PidRecord};
+use crate::logs::{Drain, LogFiles, LogRegistry, DRAIN_GRACE};
 use chrono::{DateTime, Utc};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use rustix::process::PidfdFlags;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -78,6 +80,8 @@ pub(crate) enum ExitWatch {
         child: Child,
         /// A pidfd to see the exit before reaping; `None` on kernels without pidfds.
         pidfd: Option<AsyncFd<OwnedFd>>,
+        /// Completes when its output has been read to the end.
+        output: Drain,
     },
     /// A re-adopted process: the pidfd is all we have.
     Adopted {
@@ -92,17 +96,19 @@ impl ExitWatch {
     /// Resolves once the process has exited and the rest of its group was sent SIGKILL.
     pub(crate) async fn wait(self) -> Exit {
         match self {
-            Self::Child { pid, mut child, pidfd: Some(pidfd) } => {
+            Self::Child { pid, mut child, pidfd: Some(pidfd), output } => {
                 if let Err(e) = pidfd.readable().await {
                     tracing::warn!(pid, "waiting on pidfd: {e}");
                 }
                 sweep(pid);
                 drop(pidfd);
+                drained(pid, output).await;
                 exit_of(child.wait().await)
             }
-            Self::Child { pid, mut child, pidfd: None } => {
+            Self::Child { pid, mut child, pidfd: None, output } => {
                 let exit = exit_of(child.wait().await);
                 sweep(pid);
+                drained(pid, output).await;
                 exit
             }
             Self::Adopted { pid, pidfd } => {
@@ -113,6 +119,14 @@ impl ExitWatch {
                 Exit::default()
             }
         }
+    }
+}
+
+/// Waits for the last output of an exited process (the group was swept, so only a process
+/// that left the group can still hold its pipes).
+async fn drained(pid: u32, output: Drain) {
+    if !output.wait(DRAIN_GRACE).await {
+        tracing::debug!(pid, "output still open {DRAIN_GRACE:?} after the exit; reporting the exit anyway");
     }
 }
 
@@ -147,11 +161,14 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     }
 }
 
-/// Spawns `spec` as `instance`. The error is a message for the operator.
+/// Spawns `spec` as `instance`, its output captured by `logs`. The error is a message
+/// for the operator. `env` is the child's whole environment (see `env.rs`); `None`: the
+/// daemon's own, inherited as it is (the common case, and the cheapest).
 pub(crate) fn spawn(
     spec: &crate::spec::ProcessSpec,
     instance: &str,
-    log_dir: Option<&Path>,
+    env: Option<&crate::env::EnvMap>,
+    logs: &LogRegistry,
 ) -> Result<Spawned, String> {
     let argv = super::argv(spec);
     let (program, args) = argv.split_first().ok_or("empty command")?;
@@ -160,22 +177,38 @@ pub(crate) fn spawn(
             return Err(format!("work_dir {} is not a directory", dir.display()));
         }
     }
-    let (stdout, stderr) = match log_dir {
-        Some(dir) => (open_log(dir, instance, "stdout")?, open_log(dir, instance, "stderr")?),
-        None => (Stdio::null(), Stdio::null()),
+    let files = LogFiles::resolve(spec, instance, logs.config());
+    LogRegistry::check_files(&files)?;
+    let ([out_r, err_r], [out_w, err_w]) =
+        LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
+    // The program is looked up on the child's PATH here, so the standard library can use
+    // posix_spawn (it falls back to fork + exec for a bare name with a PATH of its own).
+    // argv[0] stays as written.
+    let path_var = match env {
+        Some(env) => env.get("PATH").map(OsString::from),
+        None => std::env::var_os("PATH"),
     };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .envs(&spec.env.0)
+    let resolved =
+        find_program(program, spec.work_dir.as_deref(), path_var.as_deref()).ok().filter(|p| p.is_absolute());
+    let mut cmd = Command::new(resolved.as_deref().unwrap_or(Path::new(program)));
+    cmd.arg0(program)
+        .args(args)
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        .stdout(Stdio::from(out_w))
+        .stderr(Stdio::from(err_w))
         .process_group(0)
         .kill_on_drop(false);
+    if let Some(env) = env {
+        cmd.env_clear().envs(env);
+    }
     if let Some(dir) = &spec.work_dir {
         cmd.current_dir(dir);
     }
-    let child = cmd.spawn().map_err(|e| format!("cannot execute {program:?}: {e}"))?;
+    let spawned = cmd.spawn();
+    // The command holds the pipes' write ends: without closing them here the capture
+    // would never see the end of the output.
+    drop(cmd);
+    let child = spawned.map_err(|e| format!("cannot execute {program:?}: {e}"))?;
     let pid = child.id().ok_or("the child has no pid")?;
     // The child is not reaped until its watch task says so: /proc/<pid> and the pid
     // itself stay valid here even if it has already exited.
@@ -187,15 +220,12 @@ pub(crate) fn spawn(
             None
         }
     };
-    Ok(Spawned { pid, start_time, watch: ExitWatch::Child { pid, child, pidfd } })
-}
-
-fn open_log(dir: &Path, instance: &str, stream: &str) -> Result<Stdio, String> {
-    let path = dir.join(format!("{instance}.{stream}.log"));
-    create_dir(dir)
-        .and_then(|()| OpenOptions::new().create(true).append(true).mode(0o644).open(&path))
-        .map(Stdio::from)
-        .map_err(|e| format!("cannot open log file {}: {e}", path.display()))
+    let output = logs.capture(instance, Some(out_r), Some(err_r), &files).map_err(|e| {
+        // Not started as far as the caller knows: leave nothing running.
+        let _ = signal_group(pid, Signal::SIGKILL);
+        format!("cannot capture the output: {e}")
+    })?;
+    Ok(Spawned { pid, start_time, watch: ExitWatch::Child { pid, child, pidfd, output } })
 }
 
 fn create_dir(dir: &Path) -> io::Result<()> {
@@ -335,7 +365,7 @@ fn parse_stat(line: &str) -> Option<ProcStat> {
 /// Wall-clock time of a start time in clock ticks after boot: now, less the time
 /// elapsed on the boot-time clock since then (to the tick, unlike `/proc/stat`'s
 /// whole-second `btime`).
-fn started_at(ticks: u64) -> Option<DateTime<Utc>> {
+pub(crate) fn started_at(ticks: u64) -> Option<DateTime<Utc>> {
     let hz = rustix::param::clock_ticks_per_second().max(1);
     let now = Utc::now();
     let uptime = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);

@@ -41,9 +41,15 @@ pub fn spawn_supervisor() -> TestSupervisor {
 /// A supervisor in `dir` (several supervisors may share one, one after the other,
 /// as daemons do across a restart).
 pub fn spawn_supervisor_in(dir: Arc<tempfile::TempDir>) -> TestSupervisor {
+    spawn_supervisor_with(dir, Vec::new())
+}
+
+/// A supervisor in `dir` with a global environment.
+pub fn spawn_supervisor_with(dir: Arc<tempfile::TempDir>, env: Vec<(String, String)>) -> TestSupervisor {
     let (tx, sink) = mpsc::unbounded_channel();
     let mut config = SupervisorConfig::new(dir.path().join("pids"));
-    config.log_dir = Some(dir.path().join("logs"));
+    config.env = env;
+    config.log.dir = Some(dir.path().join("logs"));
     config.sink = Some(tx);
     let (handle, join) = Supervisor::start(config);
     let events = handle.subscribe();
@@ -231,6 +237,17 @@ pub fn live_group_members(pgid: u32) -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| proc_stat(*pid).is_some_and(|s| s.pgrp == pgid as i32 && !matches!(s.state, 'Z' | 'X')))
         .collect()
+}
+
+/// Waits for the next event satisfying `pred` without any timeout: for tests on paused
+/// tokio time, where a pending timeout would be advanced to at once.
+pub async fn next_event_untimed(rx: &mut broadcast::Receiver<Arc<Event>>, pred: impl Fn(&Event) -> bool) -> Arc<Event> {
+    loop {
+        let e = rx.recv().await.expect("event stream");
+        if pred(&e) {
+            return e;
+        }
+    }
 }
 
 /// The kinds of the events about `name`, in order.

@@ -5,8 +5,14 @@
 //! timeout; nothing sleeps to let time pass.
 
 mod adopt;
+mod deps;
+mod env;
 mod events;
 mod helpers;
+mod hooks;
 mod lifecycle;
+mod logs;
+mod policy;
 mod restart;
 mod stop;
+mod update;

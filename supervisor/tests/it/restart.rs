@@ -19,7 +19,11 @@ async fn an_exiting_process_is_restarted_with_attempts_counted() {
         let attempt = i as u32 + 1;
         let EventKind::Exited { code, requested, decision, .. } = &e.kind else { unreachable!() };
         assert_eq!((*code, *requested), (Some(7), false));
-        assert_eq!(*decision, Decision::Restart { after: Duration::from_millis(50), attempt });
+        // Exponential backoff from 50ms, less up to 10% jitter.
+        let Decision::Restart { after, attempt: a } = decision else { panic!("{decision:?}") };
+        let full = Duration::from_millis(50) * 2u32.pow(i as u32);
+        assert_eq!(*a, attempt);
+        assert!(*after <= full && *after >= full.mul_f64(0.9), "{after:?} for {full:?}");
         let status = e.status.as_ref().expect("status");
         let ProcessState::Backoff { attempt: a, until } = status.state else { panic!("{status:?}") };
         assert_eq!(a, attempt);
@@ -36,10 +40,10 @@ async fn an_exiting_process_is_restarted_with_attempts_counted() {
         })
         .collect();
     assert_eq!(starts, [0, 1, 2]);
-    // The restart waited for the interval.
+    // The restart waited for the interval (less jitter).
     let exit1 = exits[0];
     let start1 = sup.seen.iter().find(|e| matches!(e.kind, EventKind::Started { attempt: 1, .. })).expect("restart 1");
-    assert!(start1.at - exit1.at >= chrono::Duration::milliseconds(50));
+    assert!(start1.at - exit1.at >= chrono::Duration::milliseconds(45));
     assert_eq!(start1.status.as_ref().expect("status").restarts, 1);
 
     // An explicit start resets the count.

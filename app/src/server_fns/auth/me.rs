@@ -11,5 +11,6 @@ pub async fn current_user() -> Result<Me, AppError> {
         name: p.name.clone(),
         roles: p.roles.iter().map(|r| r.to_string()).collect(),
         can_operate: p.can(Permission::Operate),
+        is_admin: p.can(Permission::Admin),
     })
 }

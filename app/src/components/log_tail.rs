@@ -1,0 +1,257 @@
+//! The live log tail of one instance: stdout and stderr, ANSI colours rendered as
+//! spans, a follow toggle and a stream filter.
+//!
+//! SEAM (logs): the data comes from the log routes built by the `logs` helper — first
+//! `GET <api>/processes/{name}/logs?limit=N` (a JSON list of [`LogLine`], or
+//! `{"lines": [...]}`), then each message of the WebSocket
+//! `<api>/processes/{name}/logs/ws` (one [`LogLine`] or a list). Both are optional: when
+//! the routes answer 404 the tail says log capture is not available. Browser only.
+
+use crate::ansi::{self, Segment};
+use crate::model::LogLine;
+use leptos::prelude::*;
+
+/// How many lines the tail keeps.
+pub const KEEP_LINES: usize = 1000;
+/// How many lines are fetched on open.
+pub const INITIAL_LINES: usize = 200;
+
+/// Where the tail stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TailStatus {
+    /// Not started (on the server, before hydration).
+    Idle,
+    /// Streaming.
+    Live,
+    /// Log capture is not available for this process (the routes answered 404).
+    Unavailable,
+    /// The connection failed or closed.
+    Disconnected,
+}
+
+/// Parses a message of the log routes: one line or a list, bare or under `lines`.
+pub fn parse_lines(text: &str) -> Vec<LogLine> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Msg {
+        Many(Vec<LogLine>),
+        Wrapped { lines: Vec<LogLine> },
+        One(LogLine),
+    }
+    match serde_json::from_str::<Msg>(text) {
+        Ok(Msg::Many(v) | Msg::Wrapped { lines: v }) => v,
+        Ok(Msg::One(l)) => vec![l],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The lines as styled segments, carrying colours from one line to the next per stream.
+pub fn render_lines(lines: &[LogLine]) -> Vec<(String, Vec<Segment>)> {
+    let (mut out_style, mut err_style) = (ansi::Style::default(), ansi::Style::default());
+    lines
+        .iter()
+        .map(|l| {
+            let style = if l.stream == "stderr" { &mut err_style } else { &mut out_style };
+            (l.stream.clone(), ansi::parse(&l.message, style))
+        })
+        .collect()
+}
+
+/// The tail of instance `name` (which only the browser uses).
+#[component]
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+pub fn LogTail(
+    /// Instance name.
+    name: String,
+) -> impl IntoView {
+    let lines = RwSignal::new(Vec::<LogLine>::new());
+    let follow = RwSignal::new(true);
+    let stream = RwSignal::new("all".to_string());
+    let status = RwSignal::new(TailStatus::Idle);
+    let area = NodeRef::<leptos::html::Pre>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        Effect::new(move |prev: Option<()>| {
+            if prev.is_none() {
+                browser::start(name.clone(), lines, status);
+            }
+        });
+        // Follow: keep the newest line in view.
+        Effect::new(move |_| {
+            lines.track();
+            if follow.get() {
+                if let Some(el) = area.get() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            }
+        });
+    }
+    let shown = Memo::new(move |_| {
+        let which = stream.get();
+        lines.with(|all| {
+            render_lines(all).into_iter().filter(|(s, _)| which == "all" || *s == which).collect::<Vec<_>>()
+        })
+    });
+    view! {
+        <div class="log-controls">
+            <label class="check">
+                <input type="checkbox" prop:checked=move || follow.get() on:change=move |ev| follow.set(event_target_checked(&ev)) />
+                " Follow"
+            </label>
+            <label>
+                "Stream "
+                <select on:change=move |ev| stream.set(event_target_value(&ev))>
+                    <option value="all">"stdout + stderr"</option>
+                    <option value="stdout">"stdout"</option>
+                    <option value="stderr">"stderr"</option>
+                </select>
+            </label>
+            <span class="muted" role="status">
+                {move || match status.get() {
+                    TailStatus::Idle => "Log tail starts once the page is interactive.",
+                    TailStatus::Live => "Live",
+                    TailStatus::Unavailable => "Log capture is not available for this process.",
+                    TailStatus::Disconnected => "Disconnected from the log stream.",
+                }}
+            </span>
+        </div>
+        <pre class="log" node_ref=area aria-label="Log output" tabindex="0">
+            {move || {
+                shown
+                    .get()
+                    .into_iter()
+                    .map(|(s, segs)| {
+                        view! {
+                            <div class=format!("log-line {s}")>
+                                {segs
+                                    .into_iter()
+                                    .map(|seg| {
+                                        let class = seg.style.classes();
+                                        let css = seg.style.inline_css();
+                                        view! {
+                                            <span
+                                                class=(!class.is_empty()).then_some(class)
+                                                style=(!css.is_empty()).then_some(css)
+                                            >
+                                                {seg.text}
+                                            </span>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </pre>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::{parse_lines, TailStatus, INITIAL_LINES, KEEP_LINES};
+    use crate::model::LogLine;
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    use web_sys::{MessageEvent, WebSocket};
+
+    fn api_base() -> String {
+        document()
+            .query_selector("meta[name=provisr-api-base]")
+            .ok()
+            .flatten()
+            .and_then(|m| m.get_attribute("content"))
+            .unwrap_or_else(|| "/api".to_string())
+    }
+
+    fn push(lines: RwSignal<Vec<LogLine>>, new: Vec<LogLine>) {
+        if new.is_empty() {
+            return;
+        }
+        lines.update(|l| {
+            l.extend(new);
+            if l.len() > KEEP_LINES {
+                let extra = l.len() - KEEP_LINES;
+                l.drain(..extra);
+            }
+        });
+    }
+
+    pub(super) fn start(name: String, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>) {
+        let base = api_base();
+        let path = format!("{base}/processes/{}/logs", js_sys::encode_uri_component(&name));
+        leptos::task::spawn_local(async move {
+            let url = format!("{path}?limit={INITIAL_LINES}");
+            match fetch_text(&url).await {
+                Ok((404, _)) => {
+                    status.set(TailStatus::Unavailable);
+                    return;
+                }
+                Ok((200, text)) => push(lines, parse_lines(&text)),
+                Ok(_) | Err(_) => {}
+            }
+            open_socket(&path, lines, status);
+        });
+    }
+
+    async fn fetch_text(url: &str) -> Result<(u16, String), wasm_bindgen::JsValue> {
+        let resp = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(url)).await?;
+        let resp: web_sys::Response = resp.dyn_into()?;
+        let text = wasm_bindgen_futures::JsFuture::from(resp.text()?).await?;
+        Ok((resp.status(), text.as_string().unwrap_or_default()))
+    }
+
+    fn open_socket(path: &str, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>) {
+        let loc = window().location();
+        let proto = if loc.protocol().ok().as_deref() == Some("https:") { "wss:" } else { "ws:" };
+        let Ok(host) = loc.host() else { return };
+        let Ok(ws) = WebSocket::new(&format!("{proto}//{host}{path}/ws")) else {
+            status.set(TailStatus::Disconnected);
+            return;
+        };
+        let onopen = Closure::<dyn FnMut()>::new(move || status.set(TailStatus::Live));
+        ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+        onopen.forget();
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Some(text) = e.data().as_string() {
+                push(lines, parse_lines(&text));
+            }
+        });
+        ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        onmessage.forget();
+        let onclose = Closure::<dyn FnMut()>::new(move || {
+            if status.get_untracked() != TailStatus::Unavailable {
+                status.set(TailStatus::Disconnected);
+            }
+        });
+        ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+        onclose.forget();
+        // Close the socket when the page goes away.
+        let ws = send_wrapper::SendWrapper::new(ws);
+        on_cleanup(move || {
+            let _ = ws.close();
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_in_every_shape() {
+        assert_eq!(parse_lines(r#"{"stream":"stderr","line":"x"}"#).len(), 1);
+        assert_eq!(parse_lines(r#"[{"line":"a"},{"line":"b"}]"#).len(), 2);
+        assert_eq!(parse_lines(r#"{"lines":[{"message":"a"}]}"#)[0].message, "a");
+        assert!(parse_lines("not json").is_empty());
+    }
+
+    #[test]
+    fn colours_carry_per_stream() {
+        let l = |stream: &str, m: &str| LogLine { stream: stream.into(), message: m.into(), at: None };
+        let out = render_lines(&[l("stdout", "\x1b[31mred"), l("stderr", "plain"), l("stdout", "still red")]);
+        assert_eq!(out[1].1[0].style, ansi::Style::default());
+        assert_eq!(out[2].1[0].style.fg, Some(ansi::Color::Indexed(1)));
+    }
+}

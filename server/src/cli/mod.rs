@@ -1,0 +1,405 @@
+//! The command line (clap). One subcommand per verb: `serve` runs the daemon; the others
+//! are clients of a daemon's JSON API ([`remote`]), signed in with the session that
+//! `login` saves ([`session`]).
+
+pub mod follow;
+pub mod output;
+pub mod prompt;
+pub mod remote;
+pub mod session;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// provisr: a process supervisor with Kubernetes-style jobs, a JSON API and a live console.
+#[derive(Debug, Parser)]
+#[command(name = "provisr", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: supervise the configured processes and serve the console and API.
+    Serve(ServeArgs),
+    /// Sign in to a daemon and save the session in ~/.provisr/session.json.
+    Login(LoginArgs),
+    /// Forget the saved session.
+    Logout,
+    /// Register a process (from flags or a file) and start it.
+    Register(RegisterArgs),
+    /// Register the process, job or cronjob of a `{type, spec}` file (TOML, YAML or JSON).
+    RegisterFile(RegisterFileArgs),
+    /// Stop and remove processes registered through the API.
+    Unregister(StopArgs),
+    /// Start processes.
+    Start(SelectArgs),
+    /// Stop processes.
+    Stop(StopArgs),
+    /// Restart processes.
+    Restart(SelectArgs),
+    /// Show the state of processes (all when no selector is given).
+    Status(StatusArgs),
+    /// Start the members of a group.
+    GroupStart(GroupArgs),
+    /// Stop the members of a group.
+    GroupStop(GroupArgs),
+    /// Show the state of a group's members.
+    GroupStatus(GroupArgs),
+    /// Show a process's captured output (`--follow` streams it live).
+    Logs(LogsArgs),
+    /// Manage users and API clients (admins).
+    Auth(AuthArgs),
+}
+
+/// `provisr serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML, YAML or JSON, by extension).
+    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "config_file")]
+    pub config: Option<PathBuf>,
+    /// Configuration file, given positionally (same as --config).
+    #[arg(value_name = "CONFIG")]
+    pub config_file: Option<PathBuf>,
+    /// Where the database, TLS certificate, PID files and logs live.
+    #[arg(long, value_name = "DIR", env = "PROVISR_DATA_DIR", default_value = "provisr-data")]
+    pub data_dir: PathBuf,
+}
+
+impl ServeArgs {
+    /// The config file, however it was given.
+    pub fn config_path(&self) -> Option<&PathBuf> {
+        self.config.as_ref().or(self.config_file.as_ref())
+    }
+}
+
+/// How a read command prints its answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table (or a short sentence) for people.
+    #[default]
+    Table,
+    /// The server's JSON, pretty-printed, for scripts.
+    Json,
+}
+
+/// Where the daemon is and how to talk to it (every remote command).
+#[derive(Debug, Args, Clone)]
+pub struct RemoteArgs {
+    /// The daemon's API URL (e.g. `https://host:8443/api`); default: the saved session's,
+    /// else `https://127.0.0.1:8443/api`.
+    #[arg(long, value_name = "URL", env = "PROVISR_API_URL")]
+    pub api_url: Option<String>,
+    /// Accept any TLS certificate (e.g. the daemon's self-signed default). Also
+    /// `PROVISR_INSECURE=1`; `login --insecure` remembers it in the session.
+    #[arg(long, env = "PROVISR_INSECURE")]
+    pub insecure: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// `provisr login`
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// `basic` (user name and password) or `client_secret` (API client credentials).
+    #[arg(long, value_enum, default_value_t = LoginMethod::Basic)]
+    pub method: LoginMethod,
+    /// User name (method basic); asked for when missing.
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// Password (method basic); asked for without echo when missing.
+    #[arg(long, short = 'p', env = "PROVISR_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Client id (method client_secret).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Client secret (method client_secret); asked for without echo when missing.
+    #[arg(long, env = "PROVISR_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// The daemon's API URL (same as --api-url, which it overrides).
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// Login methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum LoginMethod {
+    /// User name and password.
+    Basic,
+    /// API client id and secret.
+    ClientSecret,
+}
+
+/// `--name` | `--base` | `--wildcard`
+#[derive(Debug, Args, Clone, Default)]
+pub struct Selector {
+    /// One instance (or a spec with one instance) by exact name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Every instance of a spec (`web` → `web-1 … web-N`).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Names matching a pattern with `*` and `?`.
+    #[arg(long)]
+    pub wildcard: Option<String>,
+}
+
+/// Commands on processes chosen by a selector.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Which processes.
+    #[command(flatten)]
+    pub selector: Selector,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `stop` and `unregister`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Which processes.
+    #[command(flatten)]
+    pub selector: Selector,
+    /// Wait at most this long for them to stop (`10s`); default: until they have.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Which processes (default: all).
+    #[command(flatten)]
+    pub selector: Selector,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `register`
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Process name (`[A-Za-z0-9._-]`).
+    #[arg(long, required_unless_present = "file")]
+    pub name: Option<String>,
+    /// The command line (run through `/bin/sh -c` when it contains shell syntax).
+    #[arg(long, required_unless_present = "file")]
+    pub command: Option<String>,
+    /// Working directory (absolute).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Number of instances (`name-1 … name-N`).
+    #[arg(long)]
+    pub instances: Option<u32>,
+    /// Restart the process when it exits.
+    #[arg(long)]
+    pub auto_restart: bool,
+    /// Delay before a restart (`2s`).
+    #[arg(long, value_name = "DURATION")]
+    pub restart_interval: Option<String>,
+    /// A process that dies sooner than this failed to start (`1s`).
+    #[arg(long, value_name = "DURATION")]
+    pub start_duration: Option<String>,
+    /// Signal sent on stop (`SIGTERM`, `SIGINT`, …).
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Time between the stop signal and SIGKILL (`10s`).
+    #[arg(long, value_name = "DURATION")]
+    pub stop_timeout: Option<String>,
+    /// Start order: lower first.
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i32>,
+    /// Environment variable `KEY=VALUE` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// PID file path.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Register from a `{type, spec}` file instead (as `register-file`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "command"])]
+    pub file: Option<PathBuf>,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `register-file`
+#[derive(Debug, Args)]
+pub struct RegisterFileArgs {
+    /// A `{type, spec}` file (TOML, YAML or JSON, by extension); a list of them, or a bare
+    /// process spec, also works.
+    #[arg(value_name = "FILE", required_unless_present = "file")]
+    pub path: Option<PathBuf>,
+    /// The same, as a flag (upstream's form).
+    #[arg(long, value_name = "FILE", conflicts_with = "path")]
+    pub file: Option<PathBuf>,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `group-start` / `group-stop` / `group-status`
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    /// The group's name.
+    #[arg(long, visible_alias = "name", value_name = "NAME")]
+    pub group: String,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `logs`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The process (instance) name.
+    pub name: String,
+    /// Only lines after this offset.
+    #[arg(long)]
+    pub since: Option<u64>,
+    /// At most this many lines.
+    #[arg(long, short = 'n')]
+    pub limit: Option<u64>,
+    /// Only this stream: stdout or stderr (default: both).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Keep streaming new lines (over the WebSocket) until interrupted.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `auth …`
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// What to manage.
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+/// `auth user …` | `auth client …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+/// `auth user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Create(UserCreateArgs),
+    /// List users.
+    List(ListArgs),
+    /// Delete a user.
+    Delete(UserRefArgs),
+    /// Set a user's password (yours, or anyone's as an admin).
+    Password(UserPasswordArgs),
+}
+
+/// `auth client …`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an API client; its secret is shown once.
+    Create(ClientCreateArgs),
+    /// List API clients.
+    List(ListArgs),
+    /// Delete an API client.
+    Delete(ClientRefArgs),
+}
+
+/// `auth user create`
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    /// User name.
+    #[arg(long, short = 'u')]
+    pub username: String,
+    /// Password; asked for without echo when missing.
+    #[arg(long, short = 'p')]
+    pub password: Option<String>,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Roles, comma-separated: admin, operator, viewer.
+    #[arg(long, default_value = "viewer")]
+    pub roles: String,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `auth user delete`
+#[derive(Debug, Args)]
+pub struct UserRefArgs {
+    /// User name (or numeric id).
+    #[arg(long, short = 'u', visible_alias = "id")]
+    pub username: String,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `auth user password`
+#[derive(Debug, Args)]
+pub struct UserPasswordArgs {
+    /// User name (or numeric id).
+    #[arg(long, short = 'u', visible_alias = "id")]
+    pub username: String,
+    /// The new password; asked for without echo when missing.
+    #[arg(long, short = 'p')]
+    pub password: Option<String>,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `auth client create`
+#[derive(Debug, Args)]
+pub struct ClientCreateArgs {
+    /// A name for people.
+    #[arg(long)]
+    pub name: String,
+    /// Scopes, comma-separated: admin, operator, viewer.
+    #[arg(long, default_value = "viewer")]
+    pub scopes: String,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `auth client delete`
+#[derive(Debug, Args)]
+pub struct ClientRefArgs {
+    /// The client id (`pc_…`) or numeric id.
+    #[arg(long, visible_alias = "id")]
+    pub client_id: String,
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `auth user list` / `auth client list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Where and how.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
