@@ -8,6 +8,7 @@ pub mod groups;
 pub mod history;
 pub mod jobs;
 pub mod processes;
+pub mod reload;
 pub mod users;
 
 use crate::auth::AuthError;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod metrics;
+pub mod reload;
 pub mod startup;
 pub mod state;
 pub mod tls;

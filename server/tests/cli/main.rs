@@ -9,4 +9,5 @@ mod config;
 mod crash;
 mod daemon_files;
 mod defaults;
+mod reload;
 mod shutdown;

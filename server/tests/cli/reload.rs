@@ -1,0 +1,107 @@
+//! Hot reload: SIGHUP and file changes reconcile the running programs with the config,
+//! touching only what changed; an invalid config changes nothing.
+
+use crate::helpers::{Api, Site, PASSWORD, TIMEOUT};
+use nix::sys::signal::Signal;
+use testkit::{http_client, pid_alive, sleepers, unique_marker, wait_for, wait_until, Leftovers};
+
+/// A `[[processes]]` entry running `sleep <marker>`.
+fn program(name: &str, marker: &str, priority: i32) -> String {
+    format!(
+        "[[processes]]\ntype = \"process\"\n[processes.spec]\nname = \"{name}\"\ncommand = \"sleep {marker}\"\npriority = {priority}\n"
+    )
+}
+
+/// The site's config with `extra` instead of its previous programs.
+fn rewrite(site: &Site, extra: &str) {
+    let port = site.port;
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[server.tls]\nenabled = false\n\n\
+         [auth.admin]\npassword = \"{PASSWORD}\"\n\n{extra}\n"
+    );
+    // Write a new file and rename it over the old one, as editors do.
+    let tmp = site.dir.path().join(".provisr.toml.tmp");
+    std::fs::write(&tmp, config).expect("writing the config");
+    std::fs::rename(&tmp, site.config()).expect("replacing the config");
+}
+
+#[tokio::test]
+async fn sighup_adds_removes_and_restarts_only_what_changed() {
+    let (keep, gone, edit, edited, new) =
+        (unique_marker(), unique_marker(), unique_marker(), unique_marker(), unique_marker());
+    let _cleanup = Leftovers(vec![keep.clone(), gone.clone(), edit.clone(), edited.clone(), new.clone()]);
+    let site = Site::new(&[program("keep", &keep, 0), program("gone", &gone, 0), program("edit", &edit, 0)].concat());
+    let mut daemon = site.serve();
+    daemon.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let keep_pid = api.wait_running("keep").await;
+    let gone_pid = api.wait_running("gone").await;
+    let edit_pid = api.wait_running("edit").await;
+
+    rewrite(&site, &[program("keep", &keep, 0), program("edit", &edited, 0), program("new", &new, 0)].concat());
+    daemon.signal(Signal::SIGHUP);
+
+    let new_pid = api.wait_running("new").await;
+    assert_eq!(sleepers(&new), vec![new_pid]);
+    wait_until("the removed program to stop", TIMEOUT, || !pid_alive(gone_pid)).await;
+    wait_for("the removed program to be unregistered", TIMEOUT, || async {
+        api.status("gone").await.is_none().then_some(())
+    })
+    .await;
+    let edited_pid = wait_for("the edited program to run its new command", TIMEOUT, || async {
+        let pids = sleepers(&edited);
+        (pids.len() == 1).then(|| pids[0])
+    })
+    .await;
+    assert_eq!(api.wait_running("edit").await, edited_pid);
+    wait_until("the old command of the edited program to stop", TIMEOUT, || !pid_alive(edit_pid)).await;
+    assert!(sleepers(&edit).is_empty());
+    assert_eq!(api.wait_running("keep").await, keep_pid, "an unchanged program keeps running untouched");
+    assert!(pid_alive(keep_pid));
+
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
+}
+
+#[tokio::test]
+async fn an_edited_config_file_is_applied_without_a_signal() {
+    let (first, second) = (unique_marker(), unique_marker());
+    let _cleanup = Leftovers(vec![first.clone(), second.clone()]);
+    let site = Site::new(&program("one", &first, 0));
+    let mut daemon = site.serve();
+    daemon.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let one = api.wait_running("one").await;
+
+    rewrite(&site, &[program("one", &first, 0), program("two", &second, 0)].concat());
+    let two = api.wait_running("two").await;
+    assert_eq!(sleepers(&second), vec![two]);
+    assert_eq!(api.wait_running("one").await, one, "unchanged");
+
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_reported_and_changes_nothing() {
+    let marker = unique_marker();
+    let _cleanup = Leftovers(vec![marker.clone()]);
+    let site = Site::new(&program("stays", &marker, 0));
+    let mut daemon = site.serve();
+    daemon.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let pid = api.wait_running("stays").await;
+
+    rewrite(&site, "[[processes]]\ntype = \"process\"\n[processes.spec]\nname = \"bad name!\"\ncolour = \"red\"\n");
+    daemon.signal(Signal::SIGHUP);
+    wait_until("the reload to report the invalid config", TIMEOUT, || {
+        let err = daemon.stderr();
+        err.contains("the new configuration is invalid") && err.contains("processes[0].spec.colour")
+    })
+    .await;
+    assert_eq!(api.wait_running("stays").await, pid, "nothing changed");
+    assert!(pid_alive(pid));
+
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
+}
