@@ -371,6 +371,11 @@ impl Actor {
     /// same name): the spec's own, its program, and its place among the other specs.
     fn problems(&self, spec: &ProcessSpec) -> Vec<(&'static str, String)> {
         let mut problems = spec.validate();
+        if let Some(dir) = spec.work_dir.as_deref().filter(|d| d.is_absolute()) {
+            if !dir.is_dir() {
+                problems.push(("work_dir", format!("{} is not an existing directory", dir.display())));
+            }
+        }
         if !problems.iter().any(|(key, _)| matches!(*key, "command" | "args")) {
             let child_env;
             let env = if spec.env.is_empty() {

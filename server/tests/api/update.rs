@@ -28,7 +28,9 @@ async fn update_replaces_the_spec_and_keeps_each_wish() {
     let res = app.post("/update", Some(&spec)).await;
     let text = res.text().await.expect("body");
     let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
-    assert_eq!(body, json!({ "ok": true, "names": ["w-1", "w-2", "w-3"] }), "{text}");
+    // The answer names what changed: w-1 restarted with the new command, w-3 added;
+    // w-2 stays stopped, as wished.
+    assert_eq!(body, json!({ "ok": true, "names": ["w-1", "w-3"] }), "{text}");
 
     wait_until("the old processes to go", TIMEOUT, || sleepers(&old).is_empty()).await;
     app.wait_running("w-1").await;
@@ -72,15 +74,15 @@ async fn update_refuses_bad_specs_and_keeps_the_old_one_running() {
         assert!(pid_alive(pid), "{spec}: the old process still runs");
     }
 
-    // A spec that validates but cannot start: refused, and the old spec is back and running.
+    // A spec whose program cannot be executed: refused before anything is touched.
     let dir = tempfile::tempdir().expect("temp dir");
     let not_executable = dir.path().join("not-executable");
     std::fs::write(&not_executable, "#!/bin/sh\n").expect("write");
     let spec = json!({ "name": "svc", "args": [not_executable] });
     let msg = expect_error(app.post("/update", Some(&spec)).await, StatusCode::BAD_REQUEST).await;
-    assert!(msg.contains("could not start svc") && msg.contains("not-executable"), "{msg}");
-    let again = app.wait_running("svc").await;
-    assert_eq!(sleepers(&marker), vec![again]);
+    assert!(msg.contains("not-executable") && msg.contains("not executable"), "{msg}");
+    assert_eq!(app.wait_running("svc").await, pid, "the old process was not touched");
+    assert_eq!(sleepers(&marker), vec![pid]);
     assert_eq!(spec_of(&app, "svc").await["command"], format!("sleep {marker}"));
 
     let msg = expect_error(

@@ -386,7 +386,12 @@ pub(crate) fn find_program(
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_path_buf(),
         };
-        return if full.exists() { Ok(full) } else { Err(format!("program {program:?} does not exist")) };
+        return match fs::metadata(&full) {
+            Err(_) => Err(format!("program {program:?} does not exist")),
+            Ok(m) if !m.is_file() => Err(format!("program {program:?} is not a file")),
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(format!("program {program:?} is not executable")),
+            Ok(_) => Ok(full),
+        };
     }
     let path_var = path_var.unwrap_or(OsStr::new("/bin:/usr/bin"));
     std::env::split_paths(path_var)

@@ -243,11 +243,26 @@ async fn a_spawn_failure_is_fatal_and_reported() {
     let EventKind::SpawnFailed { decision: Decision::GiveUp { reason }, .. } = &e.kind else { panic!("{e:?}") };
     assert!(matches!(&sup.status("gone").await.state, ProcessState::Fatal { reason: r } if r == reason));
 
-    // A program that exists but cannot be executed passes validation and fails to spawn.
+    // A program that cannot be executed is refused at registration...
     let script = sup.dir.path().join("not-executable.sh");
     fs::write(&script, "#!/bin/sh\nexit 0\n").expect("script");
     fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let ack = sup.register(sh("noexec", script.to_str().expect("utf-8"))).await;
+    let refused = sup.handle.register(sh("noexec", script.to_str().expect("utf-8")), RegisterOptions::api()).await;
+    assert!(
+        matches!(&refused, Err(supervisor::Error::InvalidSpec(p)) if p[0].1.contains("not executable")),
+        "{refused:?}"
+    );
+    // ...and one that loses its permission after registration fails to spawn.
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    sup.handle
+        .register(
+            sh("noexec", script.to_str().expect("utf-8")),
+            RegisterOptions { start: false, ..RegisterOptions::api() },
+        )
+        .await
+        .expect("register");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let ack = sup.handle.start(Selector::Name("noexec".into())).await.expect("start");
     assert_eq!(ack.failed.len(), 1, "{ack:?}");
     assert!(ack.failed[0].1.to_lowercase().contains("permission denied"), "{ack:?}");
     let status = sup.status("noexec").await;

@@ -123,14 +123,19 @@ async fn finished_paused(h: &mut Harness, name: &str) {
 async fn removed_jobs_logs_are_purged_after_a_grace_period() {
     let mut h = start();
     let logs = h.path("logs");
+    let twice = logs.join("twice").join("twice-0.stdout.log");
     h.jobs.create_job(job("twice", "echo first"), JobOrigin::Api).await.expect("create");
     finished_paused(&mut h, "twice").await;
+    // On paused time the drain grace before an exit is reported passes at once, so wait
+    // (in real time) for the capture thread to have written the output.
+    wait_for_content(&twice, "first\n");
     h.jobs.delete_job("twice").await.expect("delete");
     h.jobs.create_job(job("twice", "echo again"), JobOrigin::Api).await.expect("re-create");
     finished_paused(&mut h, "twice").await;
+    wait_for_content(&twice, "again\n");
     h.jobs.create_job(job("once", "echo hi"), JobOrigin::Api).await.expect("create");
     finished_paused(&mut h, "once").await;
-    assert!(logs.join("once").join("once-0.stdout.log").is_file());
+    wait_for_content(&logs.join("once").join("once-0.stdout.log"), "hi\n");
     h.jobs.delete_job("once").await.expect("delete");
 
     tokio::time::sleep(Duration::from_secs(59)).await;
@@ -140,4 +145,14 @@ async fn removed_jobs_logs_are_purged_after_a_grace_period() {
     let log = std::fs::read_to_string(logs.join("twice").join("twice-0.stdout.log")).expect("the new job's log");
     assert_eq!(log, "again\n", "a new job of the name keeps its own logs (and only those)");
     h.shutdown().await;
+}
+
+/// Waits in real time (the capture thread is not on tokio's paused clock) until `path`
+/// holds exactly `content`; fails after 10 s.
+fn wait_for_content(path: &std::path::Path, content: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(path).ok().as_deref() != Some(content) {
+        assert!(std::time::Instant::now() < deadline, "{} never held {content:?}", path.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
