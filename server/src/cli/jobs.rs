@@ -78,10 +78,14 @@ pub async fn cronjob(c: CronJobCommand) -> anyhow::Result<()> {
             let timeout = parse_timeout(a.timeout.as_deref())?;
             let v = remote.call(Method::POST, &format!("/cronjobs/{}/trigger", encode(&a.name)), None).await?;
             let created = v["job"].as_str().ok_or_else(|| anyhow!("the server's answer names no job: {v}"))?;
-            remote.print(&v, || format!("triggered cronjob {}: created job {created}", a.name));
             if a.wait {
+                // With --output json, stdout is then only the final status of the job.
+                if remote.output() == Output::Table {
+                    println!("triggered cronjob {}: created job {created}", a.name);
+                }
                 return wait(&remote, created, timeout).await;
             }
+            remote.print(&v, || format!("triggered cronjob {}: created job {created}", a.name));
             Ok(())
         }
         CronJobCommand::History(a) => {
@@ -189,10 +193,14 @@ async fn job_create(a: JobCreateArgs) -> anyhow::Result<()> {
     };
     let v = remote.call(Method::POST, "/jobs", Some(&spec)).await?;
     let name = v["name"].as_str().map(str::to_string).unwrap_or_else(|| cell(&spec["name"]));
-    remote.print(&v, || format!("created job {name} ({})", cell(&v["phase"])));
     if a.wait {
+        // With --output json, stdout is then only the final status.
+        if remote.output() == Output::Table {
+            println!("created job {name} ({})", cell(&v["phase"]));
+        }
         return wait(&remote, &name, timeout).await;
     }
+    remote.print(&v, || format!("created job {name} ({})", cell(&v["phase"])));
     Ok(())
 }
 

@@ -716,3 +716,56 @@ pub struct ListArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn job_flags_parse() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["provisr"], args].concat());
+        let Command::Job(JobCommand::Create(a)) = parse(&[
+            "job",
+            "create",
+            "--name",
+            "j",
+            "--completion-mode",
+            "indexed",
+            "--completions",
+            "2",
+            "--",
+            "ls",
+            "-l",
+        ])
+        .expect("parses")
+        .command
+        else {
+            panic!("job create")
+        };
+        assert_eq!(a.template.argv, ["ls", "-l"]);
+        assert_eq!(a.template.completion_mode, Some(CompletionModeArg::Indexed));
+        let Command::Job(JobCommand::Create(a)) =
+            parse(&["job", "create", "--name", "j", "--arg", "echo", "--arg", "-n"]).expect("parses").command
+        else {
+            panic!("job create")
+        };
+        assert_eq!(a.template.args, ["echo", "-n"]);
+        for bad in [
+            &["job", "create", "--name", "j", "--command", "x", "--", "ls"][..],
+            &["job", "create", "--name", "j", "--file", "f.toml"],
+            &["job", "create", "--command", "x"],
+            &["job", "create", "--name", "j", "--command", "x", "--timeout", "1s"],
+            &["job", "create", "--name", "j", "--restart-policy", "Sometimes", "--command", "x"],
+            &["cronjob", "create", "--name", "c", "--command", "x"],
+            &["job", "wait"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

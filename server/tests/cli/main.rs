@@ -8,5 +8,7 @@ mod client;
 mod config;
 mod crash;
 mod daemon_files;
+mod jobs;
+mod live;
 mod defaults;
 mod shutdown;
