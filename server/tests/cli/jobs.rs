@@ -128,6 +128,24 @@ async fn jobs_run_wait_and_report_their_outcome() {
     let history = cli(h, &["job", "history", "long", "-o", "json"], None).await.ok("history").json();
     assert_eq!(history["items"][0]["removed"]["reason"], "deleted", "{history}");
 
+    // A job its TTL has already taken off the live list: `wait` reads its outcome from the history.
+    for (name, command, code) in [("gone-ok", "true", 0), ("gone-bad", "exit 1", 1)] {
+        let args = ["job", "create", "--name", name, "--command", command, "--backoff-limit", "0"];
+        cli(h, &[&args[..], &["--ttl-seconds-after-finished", "0"]].concat(), None).await.ok("create");
+        wait_for("the TTL to remove it", TIMEOUT, || async {
+            let r = cli(h, &["job", "get", name], None).await;
+            r.stderr.contains("404").then_some(())
+        })
+        .await;
+        let r = cli(h, &["job", "wait", name], None).await.exits(code, "wait for a removed job");
+        assert!(
+            r.stdout.contains("succeeded") || r.stderr.contains("BackoffLimitExceeded"),
+            "{}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+
     // Errors: the server's message and a non-zero exit.
     let r = cli(h, &["job", "create", "--name", "ok", "--command", "true"], None).await.fails("a duplicate");
     assert!(r.stderr.contains("409") && r.stderr.contains("already exists"), "{}", r.stderr);
