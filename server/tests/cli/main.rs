@@ -9,7 +9,7 @@ mod client;
 mod config;
 mod crash;
 mod daemon_files;
+mod defaults;
 mod jobs;
 mod live;
-mod defaults;
 mod shutdown;
