@@ -68,6 +68,53 @@ pub fn age(since: &Value, now: DateTime<Utc>) -> String {
     }
 }
 
+fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+/// An RFC 3339 time as `2026-01-02 03:04:05Z` (UTC, to the second); `-` when missing.
+pub fn time(v: &Value) -> String {
+    match parse_time(v) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        None => "-".into(),
+    }
+}
+
+/// A number of seconds for people: `0.25s`, `3.1s`, `1m5s`, `2h3m`, `1d2h`.
+pub fn span(secs: f64) -> String {
+    if secs < 10.0 {
+        let s = format!("{secs:.2}");
+        return format!("{}s", s.trim_end_matches('0').trim_end_matches('.'));
+    }
+    let secs = secs.round() as i64;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
+/// How long from `start` to `end` (to `now` while `end` is missing): `-` without a start.
+pub fn elapsed(start: &Value, end: &Value, now: DateTime<Utc>) -> String {
+    let Some(start) = parse_time(start) else { return "-".into() };
+    let end = parse_time(end).unwrap_or(now);
+    span((end - start).num_milliseconds().max(0) as f64 / 1000.0)
+}
+
+/// A time relative to `now`: `in 5s` or `5s ago`; `-` when missing.
+pub fn relative(v: &Value, now: DateTime<Utc>) -> String {
+    let Some(t) = parse_time(v) else { return "-".into() };
+    let ms = (t - now).num_milliseconds();
+    let s = span(ms.unsigned_abs() as f64 / 1000.0);
+    if ms >= 0 {
+        format!("in {s}")
+    } else {
+        format!("{s} ago")
+    }
+}
+
 /// The process table of `status`: one row per instance.
 pub fn processes(list: &[Value], now: DateTime<Utc>) -> String {
     let rows: Vec<Vec<String>> = list
@@ -121,5 +168,21 @@ mod tests {
         assert_eq!(cell(&json!(["admin", "viewer"])), "admin,viewer");
         assert_eq!(cell(&json!(null)), "-");
         assert_eq!(cell(&json!(3)), "3");
+    }
+
+    #[test]
+    fn times_and_spans() {
+        let now = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").expect("time").with_timezone(&Utc);
+        let spans = [(0.0, "0s"), (0.25, "0.25s"), (3.1, "3.1s"), (12.4, "12s"), (65.0, "1m5s"), (7380.0, "2h3m")];
+        for (secs, want) in spans {
+            assert_eq!(span(secs), want, "{secs}");
+        }
+        assert_eq!(time(&json!("2026-01-02T03:04:05.123+00:00")), "2026-01-02 03:04:05Z");
+        assert_eq!(time(&Value::Null), "-");
+        assert_eq!(relative(&json!("2026-01-02T03:04:10Z"), now), "in 5s");
+        assert_eq!(relative(&json!("2026-01-02T03:03:05Z"), now), "1m0s ago");
+        assert_eq!(elapsed(&json!("2026-01-02T03:04:00Z"), &json!("2026-01-02T03:04:01.5Z"), now), "1.5s");
+        assert_eq!(elapsed(&json!("2026-01-02T03:04:00Z"), &Value::Null, now), "5s");
+        assert_eq!(elapsed(&Value::Null, &Value::Null, now), "-");
     }
 }

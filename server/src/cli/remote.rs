@@ -103,6 +103,11 @@ impl Remote {
         anyhow!("cannot reach {}: {chain}{hint}", self.url)
     }
 
+    /// The bearer token, if signed in.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Whether TLS certificates are not checked.
     pub fn insecure(&self) -> bool {
         self.insecure
@@ -114,7 +119,7 @@ impl Remote {
     }
 
     /// Prints `v` as JSON when asked to, else `human`.
-    fn print(&self, v: &Value, human: impl FnOnce() -> String) {
+    pub fn print(&self, v: &Value, human: impl FnOnce() -> String) {
         match self.output {
             Output::Json => println!("{}", output::json(v)),
             Output::Table => {
@@ -157,6 +162,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::GroupStop(args) => group_act("stop", "stopped", args).await,
         Command::GroupStatus(args) => group_status(args).await,
         Command::Logs(args) => logs(args).await,
+        Command::Job(c) => super::jobs::job(c).await,
+        Command::Cronjob(c) => super::jobs::cronjob(c).await,
         Command::Auth(AuthArgs { command }) => match command {
             AuthCommand::User(c) => user(c).await,
             AuthCommand::Client(c) => client(c).await,
@@ -271,8 +278,8 @@ fn required_selector(sel: &Selector) -> anyhow::Result<String> {
     selector_query(sel)?.ok_or_else(|| anyhow!("say which processes: --name NAME, --base NAME or --wildcard 'PATTERN'"))
 }
 
-/// Percent-encodes a query value.
-fn encode(v: &str) -> String {
+/// Percent-encodes a query value (or a path segment).
+pub fn encode(v: &str) -> String {
     let mut out = String::new();
     for b in v.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -284,7 +291,8 @@ fn encode(v: &str) -> String {
     out
 }
 
-fn names(v: &Value) -> String {
+/// The `names` of an answer, comma-separated.
+pub fn names(v: &Value) -> String {
     match v["names"].as_array() {
         Some(list) if !list.is_empty() => list.iter().map(cell).collect::<Vec<_>>().join(", "),
         _ => "nothing".into(),
@@ -492,7 +500,7 @@ fn log_line(v: &Value) -> Option<String> {
 }
 
 /// The items of a list answer (an array, or the array under `lines`/`entries`/`logs`).
-fn items(v: &Value) -> Vec<Value> {
+pub fn items(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a.clone(),
         Value::Object(o) => ["lines", "entries", "logs"]
@@ -519,8 +527,7 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     }
     let query = if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) };
     if args.follow {
-        return super::follow::follow(&remote, &format!("/processes/{name}/logs/ws{query}"), remote.token.as_deref())
-            .await;
+        return super::follow::follow(&remote, &format!("/processes/{name}/logs/ws{query}")).await;
     }
     let v = remote.call(Method::GET, &format!("/processes/{name}/logs{query}"), None).await?;
     remote.print(&v, || {

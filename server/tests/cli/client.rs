@@ -2,74 +2,13 @@
 //! commands use, for that server only; errors exit non-zero with the server's message;
 //! `--output json` parses; users and API clients are managed from the command line.
 
-use crate::helpers::{provisr, Site, PASSWORD, TIMEOUT};
+use crate::helpers::{cli, provisr, Site, PASSWORD, TIMEOUT};
 use serde_json::Value;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use testkit::{unique_marker, wait_for, Leftovers};
-
-/// The result of one CLI run.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self, what: &str) -> Run {
-        assert_eq!(self.code, Some(0), "{what}: exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        self
-    }
-
-    fn fails(self, what: &str) -> Run {
-        assert!(
-            self.code.is_some_and(|c| c != 0),
-            "{what} must fail\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-}
-
-/// Runs `provisr <args>` with `HOME=home`, no inherited provisr settings, and `stdin` fed in.
-async fn cli(home: &Path, args: &[&str], stdin: Option<&str>) -> Run {
-    let (home, args, stdin) =
-        (home.to_path_buf(), args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), stdin.map(str::to_string));
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(provisr())
-            .args(&args)
-            .env("HOME", &home)
-            .env_remove("PROVISR_API_URL")
-            .env_remove("PROVISR_INSECURE")
-            .env_remove("PROVISR_PASSWORD")
-            .env_remove("PROVISR_CLIENT_SECRET")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running provisr");
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(s) = stdin {
-            pipe.write_all(s.as_bytes()).expect("writing stdin");
-        }
-        drop(pipe);
-        let Output { status, stdout, stderr } = child.wait_with_output().expect("waiting for provisr");
-        Run {
-            code: status.code(),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("the CLI task")
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777

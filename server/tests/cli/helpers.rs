@@ -7,12 +7,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use testkit::{http_client, wait_for};
+use testkit::{http_client, wait_for, wait_until};
 
 /// The admin password of the test configurations.
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -244,4 +244,193 @@ impl Api {
         })
         .await
     }
+}
+
+/// The result of one CLI run.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit code 0.
+    pub fn ok(self, what: &str) -> Run {
+        assert_eq!(self.code, Some(0), "{what}: exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts a non-zero exit code.
+    pub fn fails(self, what: &str) -> Run {
+        assert!(
+            self.code.is_some_and(|c| c != 0),
+            "{what} must fail\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts exit code `code`.
+    pub fn exits(self, code: i32, what: &str) -> Run {
+        assert_eq!(self.code, Some(code), "{what}: exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Stdout as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// `provisr <args>` with `HOME=home` and no inherited provisr settings.
+fn cli_command(home: &Path, args: &[String]) -> Command {
+    let mut c = Command::new(provisr());
+    c.args(args)
+        .env("HOME", home)
+        .env_remove("PROVISR_API_URL")
+        .env_remove("PROVISR_INSECURE")
+        .env_remove("PROVISR_PASSWORD")
+        .env_remove("PROVISR_CLIENT_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Runs `provisr <args>` with `HOME=home`, no inherited provisr settings, and `stdin` fed in.
+pub async fn cli(home: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+    let (home, args, stdin) =
+        (home.to_path_buf(), args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), stdin.map(str::to_string));
+    tokio::task::spawn_blocking(move || {
+        let mut child = cli_command(&home, &args).spawn().expect("running provisr");
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).expect("writing stdin");
+        }
+        drop(pipe);
+        let Output { status, stdout, stderr } = child.wait_with_output().expect("waiting for provisr");
+        Run {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("the CLI task")
+}
+
+/// A CLI command left running (`logs --follow`, `job wait`), its output collected as it
+/// comes; on drop it is killed.
+pub struct Running {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// Starts `provisr <args>` with `HOME=home`.
+    pub fn start(home: &Path, args: &[&str]) -> Running {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut child = cli_command(home, &args).stdin(Stdio::null()).spawn().expect("running provisr");
+        let collect = |pipe: Box<dyn std::io::Read + Send>| {
+            let buf = Arc::new(Mutex::new(String::new()));
+            let sink = buf.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut s = sink.lock().expect("output buffer");
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+            buf
+        };
+        let stdout = collect(Box::new(child.stdout.take().expect("stdout")));
+        let stderr = collect(Box::new(child.stderr.take().expect("stderr")));
+        Running { child, stdout, stderr }
+    }
+
+    /// Its stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().expect("stdout buffer").clone()
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr buffer").clone()
+    }
+
+    /// Waits until its stdout contains `text`; fails the test (with what it printed) if
+    /// it does not within [`TIMEOUT`] or exits first.
+    pub async fn wait_output(&mut self, text: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.stdout().contains(text) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.drained().await;
+                assert!(
+                    self.stdout().contains(text),
+                    "exited ({status}) before printing {text:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} within {TIMEOUT:?}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the reader threads have read the pipes to their end (after the exit).
+    async fn drained(&self) {
+        wait_until("the CLI's output to be read", TIMEOUT, || {
+            Arc::strong_count(&self.stdout) == 1 && Arc::strong_count(&self.stderr) == 1
+        })
+        .await;
+    }
+
+    /// Sends `signal` to it.
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).expect("signalling the CLI");
+    }
+
+    /// Waits for it to exit; returns its exit code and all its output.
+    pub async fn finish(mut self) -> Run {
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the CLI did not exit\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        self.drained().await;
+        Run { code: status.code(), stdout: self.stdout(), stderr: self.stderr() }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A fresh `HOME` whose saved session is the test admin's on `site`.
+pub async fn signed_in(site: &Site) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("home");
+    let api = format!("{}/api", site.url());
+    cli(home.path(), &["login", "--server-url", &api, "-u", "admin", "-p", PASSWORD], None).await.ok("login");
+    home
 }
