@@ -1,9 +1,8 @@
 //! `GET /openapi.json`: the JSON API described as OpenAPI 3.0, written by hand with
 //! `serde_json` so the document says exactly what the handlers do (upstream-compatible
-//! shapes that a derive would not produce). A test checks that every route of
-//! [`super::route_list`] is described; routes planned in DESIGN.md but served by other
-//! parts of the tree (logs, jobs, cronjobs, users, clients) are described too, so that
-//! clients can be written against one document.
+//! shapes that a derive would not produce). Tests check that every route of
+//! [`super::route_list`] is described and nothing else is, and (in `tests/api/openapi.rs`)
+//! that real answers of the routes match the schemas described here.
 
 use crate::state::ServerState;
 use axum::extract::State;
