@@ -31,11 +31,11 @@ pub async fn on_main(State(st): State<ServerState>, Caller(who): Caller) -> ApiR
 }
 
 async fn render(metrics: &Metrics, sup: &SupervisorHandle) -> ApiResult<Response> {
-    let snap = sup
-        .snapshot()
+    let text = metrics
+        .render(sup)
         .await
         .map_err(|_| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "the daemon is shutting down"))?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render(&snap)).into_response())
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
 
 /// The router of a separate `[metrics] listen` address: `/metrics` and nothing else.

@@ -151,7 +151,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let metrics = config.metrics.enabled.then(backend::metrics::Metrics::new);
         if let Some(m) = &metrics {
-            m.spawn(supervisor.clone(), shutdown.clone().cancelled_owned());
+            m.spawn(supervisor.clone(), jobs.clone(), shutdown.clone().cancelled_owned());
         }
 
         let entries: Vec<(ProcessSpec, Origin)> = config.processes.iter().map(|e| (e.spec.clone(), e.origin)).collect();
