@@ -11,6 +11,8 @@ test('a cronjob created through the form runs every second; suspend, resume, run
   request,
   hydrated,
 }) => {
+  // Many steps, each (without JavaScript) polled by reloading.
+  test.setTimeout(90_000);
   const jobs = new JobsApi(request);
   const name = uniqueName('cron');
   try {

@@ -5,7 +5,7 @@
  * form still works and the page is reloaded to see later phases.
  */
 import { expect, pathIs, signIn, submit, test, uniqueName } from './fixtures';
-import { eventually, JobsApi, row, statusSection } from './jobs.steps';
+import { eventually, JobsApi, phase, row, statusSection } from './jobs.steps';
 
 test('a job created through the form runs and shows Succeeded, its attempt and its log', async ({
   page,
@@ -27,7 +27,7 @@ test('a job created through the form runs and shows Succeeded, its attempt and i
 
   await expect(page).toHaveURL(pathIs(`/jobs/${name}`));
   await eventually(page, hydrated, async () => {
-    await expect(statusSection(page)).toContainText('Succeeded');
+    await expect(phase(page)).toHaveText('Succeeded');
   });
   const attempts = page.getByRole('region', { name: 'Attempts' });
   await expect(attempts.getByRole('row')).toHaveCount(2);
@@ -54,7 +54,7 @@ test('a failing job shows Failed with BackoffLimitExceeded', async ({ page, requ
 
   await expect(page).toHaveURL(pathIs(`/jobs/${name}`));
   await eventually(page, hydrated, async () => {
-    await expect(statusSection(page)).toContainText('Failed');
+    await expect(phase(page)).toHaveText('Failed');
     await expect(statusSection(page)).toContainText('BackoffLimitExceeded');
   });
   await expect(page.getByRole('region', { name: 'Attempts' })).toContainText('exit 3');

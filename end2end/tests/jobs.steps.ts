@@ -66,6 +66,11 @@ export function statusSection(page: Page): Locator {
   return page.getByRole('region', { name: 'Status', exact: true });
 }
 
+/** The phase badge of a job detail page's "Status" section. */
+export function phase(page: Page): Locator {
+  return statusSection(page).locator('.state').first();
+}
+
 /**
  * Waits until `check` passes. Hydrated, the page must update by itself (the live socket);
  * without JavaScript, the page is reloaded between tries.

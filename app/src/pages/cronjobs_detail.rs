@@ -158,8 +158,8 @@ fn FiringTable(list: Vec<FiringInfo>) -> impl IntoView {
                     .into_iter()
                     .map(|f| {
                         let outcome = match (&f.reason, f.manual) {
-                            (Some(r), _) => format!("{}: {r}", f.outcome),
-                            (None, true) => format!("{} (run now)", f.outcome),
+                            (_, true) => format!("{} (run now)", f.outcome),
+                            (Some(r), false) => format!("{}: {r}", f.outcome),
                             (None, false) => f.outcome.clone(),
                         };
                         let job = f.job_name.clone().map(|j| view! { <a href=format!("/jobs/{j}")>{j.clone()}</a> });
