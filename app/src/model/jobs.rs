@@ -308,9 +308,12 @@ mod tests {
         assert!(c.from_config);
     }
 
+    /// `(phase, completed indexes, failed indexes, attempts as (index, running), want)`.
+    type GridCase<'a> = (&'a str, &'a str, Option<&'a str>, &'a [(u32, bool)], &'a [IndexState]);
+
     #[test]
     fn index_grid_states() {
-        let cases: &[(&str, &str, Option<&str>, &[(u32, bool)], &[IndexState])] = &[
+        let cases: &[GridCase] = &[
             ("Running", "0", None, &[(1, true)], &[IndexState::Succeeded, IndexState::Running, IndexState::Pending]),
             ("Running", "", None, &[(0, false)], &[IndexState::Retrying, IndexState::Pending, IndexState::Pending]),
             ("Failed", "1", Some("2"), &[(0, false)], &[IndexState::Failed, IndexState::Succeeded, IndexState::Failed]),
