@@ -74,15 +74,21 @@ pub fn JobsPage() -> impl IntoView {
 #[component]
 fn JobsContent() -> impl IntoView {
     let me = use_me();
-    // What the server rendered; the live socket takes over once it has a snapshot.
-    let list = Resource::new(|| (), |_| list_jobs());
+    let live = expect_context::<Live>();
+    // Rows follow the live socket once it has a snapshot; the list also says how many
+    // completions each job needs, so it is refetched when a job comes or goes.
+    let names = Memo::new(move |_| live.jobs.with(|t| t.as_ref().map(|t| t.keys().cloned().collect::<Vec<_>>())));
+    let list = Resource::new(move || names.get(), |_| list_jobs());
     let controls = JobControls::new();
     view! {
         {move || controls.error().map(|e| view! { <p role="alert" class="error">{e}</p> })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(rows) => view! { <JobTable initial=rows controls can_operate=me.can_operate /> }.into_any(),
+                    Ok(list) => {
+                        view! { <JobTable initial=list.jobs completions=list.completions controls can_operate=me.can_operate /> }
+                            .into_any()
+                    }
                     Err(e) => view! { <p role="alert" class="error">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -117,7 +123,12 @@ impl Default for JobControls {
 }
 
 #[component]
-fn JobTable(initial: Vec<JobInfo>, controls: JobControls, can_operate: bool) -> impl IntoView {
+fn JobTable(
+    initial: Vec<JobInfo>,
+    completions: std::collections::BTreeMap<String, String>,
+    controls: JobControls,
+    can_operate: bool,
+) -> impl IntoView {
     let live = expect_context::<Live>();
     let rows = Memo::new(move |_| match live.jobs.get() {
         Some(t) => t.into_values().collect::<Vec<_>>(),
@@ -132,6 +143,7 @@ fn JobTable(initial: Vec<JobInfo>, controls: JobControls, can_operate: bool) -> 
                     <th scope="col">"Active"</th>
                     <th scope="col">"Succeeded"</th>
                     <th scope="col">"Failed"</th>
+                    <th scope="col">"Completions"</th>
                     <th scope="col">"Started"</th>
                     <th scope="col">"Completed"</th>
                     <th scope="col">"Created by"</th>
@@ -142,7 +154,10 @@ fn JobTable(initial: Vec<JobInfo>, controls: JobControls, can_operate: bool) -> 
                 <For
                     each=move || rows.get()
                     key=|j| (j.name.clone(), j.phase.clone(), j.active, j.succeeded, j.failed, j.completion_time)
-                    children=move |j| view! { <JobRow j controls can_operate /> }
+                    children=move |j| {
+                        let needed = completions.get(&j.name).cloned().unwrap_or_else(|| "–".to_string());
+                        view! { <JobRow j needed controls can_operate /> }
+                    }
                 />
             </tbody>
         </table>
@@ -168,7 +183,7 @@ pub fn origin_text(j: &JobInfo) -> String {
 }
 
 #[component]
-fn JobRow(j: JobInfo, controls: JobControls, can_operate: bool) -> impl IntoView {
+fn JobRow(j: JobInfo, needed: String, controls: JobControls, can_operate: bool) -> impl IntoView {
     let href = format!("/jobs/{}", j.name);
     let reason = j.reason().map(str::to_string);
     let actions = can_operate.then(|| view! { <td class="actions"><JobButtons j=j.clone() controls /></td> });
@@ -179,6 +194,7 @@ fn JobRow(j: JobInfo, controls: JobControls, can_operate: bool) -> impl IntoView
             <td class="num">{j.active}</td>
             <td class="num">{j.succeeded}</td>
             <td class="num">{j.failed}</td>
+            <td class="num">{format!("{} / {needed}", j.succeeded)}</td>
             <td>{fmt_time(j.start_time)}</td>
             <td>{fmt_time(j.completion_time)}</td>
             <td>{origin_text(&j)}</td>

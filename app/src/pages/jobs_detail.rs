@@ -8,7 +8,7 @@ use crate::components::page::{use_me, Page};
 use crate::live::Live;
 use crate::model::jobs::{index_states, AttemptInfo, JobInfo};
 use crate::pages::jobs::{fmt_secs, fmt_time, origin_text, phase_badge, JobButtons, JobControls};
-use crate::server_fns::jobs::{job_detail, job_log, JobDetailView};
+use crate::server_fns::jobs::{completions_text, job_detail, job_log, JobDetailView};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::Value;
@@ -88,13 +88,7 @@ fn JobDetailBody(d: JobDetailView, controls: JobControls) -> impl IntoView {
         }
     });
     let spec_rows = spec_rows(&d.spec);
-    let completions_text = if indexed || d.spec.get("completions").is_some() {
-        completions.to_string()
-    } else if d.spec.get("parallelism").and_then(Value::as_u64).unwrap_or(1) > 1 {
-        "work queue".to_string()
-    } else {
-        "1".to_string()
-    };
+    let completions_text = completions_text(&d.spec);
     view! {
         <section aria-labelledby="status-h">
             <h2 id="status-h">"Status"</h2>

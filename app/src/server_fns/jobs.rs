@@ -26,12 +26,46 @@ pub(crate) fn rewire<T: Serialize, U: serde::de::DeserializeOwned>(v: &T) -> Res
     })
 }
 
-/// Every live job, by name.
+/// What the Jobs page lists: every live job, and how many completions each needs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobList {
+    /// Every live job, by name.
+    pub jobs: Vec<JobInfo>,
+    /// Job name → completions needed (`3`, or `work queue`).
+    pub completions: std::collections::BTreeMap<String, String>,
+}
+
+/// The completions a spec needs, in words (see `JobSpec::completions`).
+pub fn completions_text(spec: &serde_json::Value) -> String {
+    let indexed = spec.get("completion_mode").and_then(serde_json::Value::as_str) == Some("Indexed");
+    match spec.get("completions").and_then(serde_json::Value::as_u64) {
+        Some(n) => n.to_string(),
+        None if !indexed && spec.get("parallelism").and_then(serde_json::Value::as_u64).unwrap_or(1) > 1 => {
+            "work queue".to_string()
+        }
+        None => "1".to_string(),
+    }
+}
+
+/// Every live job, by name, with the completions each needs.
 #[server(prefix = "/rpc", endpoint = "jobs/list")]
-pub async fn list_jobs() -> Result<Vec<JobInfo>, AppError> {
+pub async fn list_jobs() -> Result<JobList, AppError> {
     use super::ssr::{principal, state};
+    use backend::ops::jobs as ops;
     let (st, who) = (state()?, principal().await?);
-    backend::ops::jobs::list(&st, &who).await?.iter().map(rewire).collect()
+    let mut list = JobList::default();
+    for j in ops::list(&st, &who).await? {
+        match ops::get(&st, &who, &j.name).await {
+            Ok(view) => {
+                list.completions.insert(j.name.clone(), completions_text(&rewire(&view.spec)?));
+            }
+            // Removed in between: listed without.
+            Err(backend::OpError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        list.jobs.push(rewire(&j)?);
+    }
+    Ok(list)
 }
 
 /// One live job with its spec and attempts.
@@ -196,6 +230,20 @@ pub async fn resume_job(name: String) -> Result<JobInfo, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completions_in_words() {
+        use serde_json::json;
+        let cases = [
+            (json!({}), "1"),
+            (json!({"completions": 5}), "5"),
+            (json!({"parallelism": 3}), "work queue"),
+            (json!({"parallelism": 3, "completion_mode": "Indexed", "completions": 4}), "4"),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(completions_text(&spec), want, "{spec}");
+        }
+    }
 
     #[test]
     fn form_to_spec_json() {
