@@ -80,6 +80,7 @@ test('a job is suspended, resumed, and deleted after confirmation', async ({ pag
     }
     const r = row(page, name);
     await expect(r).toContainText('Running');
+    await expect(r.getByRole('cell', { name: '0 / 1', exact: true })).toBeVisible();
 
     await submit(page, r.getByRole('button', { name: 'Suspend', exact: true }), hydrated);
     await expect(r).toContainText('Suspended');
