@@ -76,8 +76,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/users") view=pages::users::UsersPage ssr=SsrMode::Async />
                 <Route path=path!("/clients") view=pages::clients::ClientsPage ssr=SsrMode::Async />
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
-                <Route path=path!("/jobs") view=pages::placeholders::JobsPage ssr=SsrMode::Async />
-                <Route path=path!("/cronjobs") view=pages::placeholders::CronJobsPage ssr=SsrMode::Async />
+                <Route path=path!("/jobs") view=pages::jobs::JobsPage ssr=SsrMode::Async />
+                <Route path=path!("/jobs/:name") view=pages::jobs_detail::JobDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/jobs/:name/delete") view=pages::jobs::DeleteJobPage ssr=SsrMode::Async />
+                <Route path=path!("/cronjobs") view=pages::cronjobs::CronJobsPage ssr=SsrMode::Async />
+                <Route path=path!("/cronjobs/:name") view=pages::cronjobs_detail::CronJobDetailPage ssr=SsrMode::Async />
+                <Route path=path!("/cronjobs/:name/delete") view=pages::cronjobs::DeleteCronJobPage ssr=SsrMode::Async />
                 <Route path=path!("/groups") view=pages::placeholders::GroupsPage ssr=SsrMode::Async />
             </Routes>
         </Router>

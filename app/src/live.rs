@@ -5,6 +5,7 @@
 //! is `None` and pages render the list their server function returned, so the server's
 //! HTML and the hydrated view agree.
 
+use crate::model::jobs::{CronJobInfo, JobInfo};
 use crate::model::{ProcessInfo, WsMessage};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -24,6 +25,10 @@ pub struct Live {
     /// The last event applied: `(seq, name, kind)`. Pages that show persisted history
     /// refetch when an event about their process arrives.
     pub last_event: RwSignal<Option<(u64, String, String)>>,
+    /// Every live job by name, once the first snapshot has arrived.
+    pub jobs: RwSignal<Option<BTreeMap<String, JobInfo>>>,
+    /// Every cronjob by name, once the first snapshot has arrived.
+    pub cronjobs: RwSignal<Option<BTreeMap<String, CronJobInfo>>>,
     started: RwSignal<bool>,
 }
 
@@ -36,6 +41,8 @@ impl Live {
             connected: RwSignal::new(false),
             now: RwSignal::new(Utc::now()),
             last_event: RwSignal::new(None),
+            jobs: RwSignal::new(None),
+            cronjobs: RwSignal::new(None),
             started: RwSignal::new(false),
         };
         provide_context(live);
@@ -48,6 +55,7 @@ impl Live {
             WsMessage::Event { seq, name, kind, .. } => Some((*seq, name.clone(), kind.clone())),
             WsMessage::Snapshot { .. } => None,
         };
+        let batch = JobsChange::of(&msg);
         let mut seq = self.seq.get_untracked();
         let mut changed = false;
         self.processes.update(|table| {
@@ -55,6 +63,10 @@ impl Live {
             changed = apply(t, &mut seq, msg);
         });
         if changed {
+            if let Some(batch) = batch {
+                self.jobs.update(|t| batch.apply_jobs(t.get_or_insert_with(BTreeMap::new)));
+                self.cronjobs.update(|t| batch.apply_cronjobs(t.get_or_insert_with(BTreeMap::new)));
+            }
             self.seq.set(seq);
             if event.is_some() {
                 self.last_event.set(event);
@@ -98,6 +110,67 @@ pub fn apply(table: &mut BTreeMap<String, ProcessInfo>, seq: &mut u64, msg: WsMe
                 None => {}
             }
             true
+        }
+    }
+}
+
+/// What a message changes in the job and cronjob tables.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobsChange {
+    /// A snapshot: the whole tables.
+    Snapshot(Vec<JobInfo>, Vec<CronJobInfo>),
+    /// A job event: its status after it (`None`: it left the live list).
+    Job(String, Option<JobInfo>),
+    /// A cronjob event: its status after it (`None`: it was removed).
+    Cron(String, Option<CronJobInfo>),
+}
+
+impl JobsChange {
+    /// The change `msg` carries, if any (process events carry none).
+    pub fn of(msg: &WsMessage) -> Option<Self> {
+        fn typed<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<T> {
+            serde_json::from_value(v.clone()).ok()
+        }
+        match msg {
+            WsMessage::Snapshot { jobs, cronjobs, .. } => Some(Self::Snapshot(
+                jobs.iter().filter_map(typed).collect(),
+                cronjobs.iter().filter_map(typed).collect(),
+            )),
+            WsMessage::Event { name, kind, detail, .. } if kind == "job" => {
+                Some(Self::Job(name.clone(), detail.get("job").and_then(typed)))
+            }
+            WsMessage::Event { name, kind, detail, .. } if kind == "cron" => {
+                Some(Self::Cron(name.clone(), detail.get("cronjob").and_then(typed)))
+            }
+            WsMessage::Event { .. } => None,
+        }
+    }
+
+    /// Applies it to the job table.
+    pub fn apply_jobs(&self, table: &mut BTreeMap<String, JobInfo>) {
+        match self {
+            Self::Snapshot(jobs, _) => *table = jobs.iter().map(|j| (j.name.clone(), j.clone())).collect(),
+            Self::Job(name, None) => {
+                table.remove(name);
+            }
+            Self::Job(name, Some(j)) => {
+                table.insert(name.clone(), j.clone());
+            }
+            Self::Cron(..) => {}
+        }
+    }
+
+    /// Applies it to the cronjob table.
+    pub fn apply_cronjobs(&self, table: &mut BTreeMap<String, CronJobInfo>) {
+        match self {
+            Self::Snapshot(_, crons) => *table = crons.iter().map(|c| (c.name.clone(), c.clone())).collect(),
+            Self::Cron(name, None) => {
+                table.remove(name);
+            }
+            Self::Cron(name, Some(c)) => {
+                table.insert(name.clone(), c.clone());
+            }
+            Self::Job(..) => {}
         }
     }
 }
@@ -223,5 +296,39 @@ mod tests {
         assert!(apply(&mut t, &mut seq, ev(8, "a", "instance_removed", None)));
         assert_eq!(t.keys().collect::<Vec<_>>(), ["b"]);
         assert_eq!(seq, 8);
+    }
+
+    #[test]
+    fn job_and_cron_events_update_their_tables() {
+        use serde_json::json;
+        let job = |phase: &str| {
+            json!({"name":"j","origin":{"source":"api"},"phase":phase,"active":0,"succeeded":0,"failed":0,
+                "completed_indexes":"","start_time":null,"completion_time":null,"conditions":[]})
+        };
+        let cron = json!({"name":"c","suspended":true,"last_schedule_time":null,"last_successful_time":null,
+            "next_schedule_time":null,"active":[],"from_config":false});
+        let snap = WsMessage::Snapshot { seq: 1, processes: vec![], jobs: vec![job("Running")], cronjobs: vec![cron] };
+        let (mut jobs, mut crons) = (BTreeMap::new(), BTreeMap::new());
+        let mut apply_all = |msg: &WsMessage| {
+            let c = JobsChange::of(msg).expect("a jobs change");
+            c.apply_jobs(&mut jobs);
+            c.apply_cronjobs(&mut crons);
+        };
+        apply_all(&snap);
+        let event = |kind: &str, name: &str, detail: serde_json::Value| WsMessage::Event {
+            seq: 2,
+            at: Utc::now(),
+            name: name.into(),
+            kind: kind.into(),
+            process: None,
+            detail,
+        };
+        let finished = event("job", "j", json!({"change":{"type":"finished"},"job":job("Succeeded")}));
+        let removed = event("cron", "c", json!({"change":{"type":"removed"},"cronjob":null}));
+        assert_eq!(JobsChange::of(&event("exited", "p", json!({}))), None);
+        apply_all(&finished);
+        apply_all(&removed);
+        assert_eq!(jobs["j"].phase, "Succeeded");
+        assert!(crons.is_empty());
     }
 }

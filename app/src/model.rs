@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod jobs;
+
 /// One process instance as the API and the console show it. Field names follow
 /// upstream provisr's status object (`name`, `running`, `pid`, `started_at`, `state`,
 /// `restarts`, `provisioned`), so its scripts keep working.

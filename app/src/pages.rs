@@ -1,7 +1,11 @@
 //! Pages, one per route.
 
 pub mod clients;
+pub mod cronjobs;
+pub mod cronjobs_detail;
 pub mod history;
+pub mod jobs;
+pub mod jobs_detail;
 pub mod login;
 pub mod placeholders;
 pub mod process_detail;

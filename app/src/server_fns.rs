@@ -3,6 +3,8 @@
 //! function the JSON API calls, so permissions are checked in one place.
 
 pub mod auth;
+pub mod cronjobs;
+pub mod jobs;
 pub mod processes;
 pub mod users;
 

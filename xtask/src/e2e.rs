@@ -19,6 +19,8 @@ use crate::{shell, Workspace};
 const ADMIN_USER: &str = "admin";
 /// A process defined in the config file (read-only in the console); the specs get its name.
 const CONFIG_PROCESS: &str = "e2e-config";
+/// A cronjob defined in the config file (read-only in the console, "Run now" works).
+const CONFIG_CRONJOB: &str = "e2e-config-cron";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -83,7 +85,8 @@ fn playwright(ws: &Workspace, port: u16, password: &str, args: &[String]) -> Res
             .env("BASE_URL", format!("https://localhost:{port}"))
             .env("PROVISR_ADMIN_USER", ADMIN_USER)
             .env("PROVISR_ADMIN_PASSWORD", password)
-            .env("PROVISR_CONFIG_PROCESS", CONFIG_PROCESS),
+            .env("PROVISR_CONFIG_PROCESS", CONFIG_PROCESS)
+            .env("PROVISR_CONFIG_CRONJOB", CONFIG_CRONJOB),
     )
 }
 
@@ -117,6 +120,14 @@ type = "process"
 [processes.spec]
 name = "{CONFIG_PROCESS}"
 command = "sleep 3600"
+
+[[processes]]
+type = "cronjob"
+[processes.spec]
+name = "{CONFIG_CRONJOB}"
+schedule = "0 0 1 1 *"
+[processes.spec.job_template]
+command = "echo from-config"
 "#,
         run = path("run"),
         tls = path("tls"),
