@@ -1,7 +1,7 @@
 //! Queries, one module per table, as plain async functions over a connection.
 
-pub mod cronjobs;
 pub mod clients;
+pub mod cronjobs;
 pub mod events;
 pub mod jobs;
 pub mod processes;

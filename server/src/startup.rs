@@ -139,7 +139,10 @@ impl Application {
         sup_config.sink = Some(sink);
         sup_config.env = config.global_env.clone();
         let (supervisor, supervisor_task) = Supervisor::start(sup_config);
-        let (jobs, jobs_task) = Jobs::start(supervisor.bus(), JobsConfig { log_dir: Some(job_log_dir.clone()), env: config.global_env.clone() });
+        let (jobs, jobs_task) = Jobs::start(
+            supervisor.bus(),
+            JobsConfig { log_dir: Some(job_log_dir.clone()), env: config.global_env.clone() },
+        );
         let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), std::process::id());
         let options = backend::recorder::RecorderOptions { job_log_dir: Some(job_log_dir.clone()) };
         let (recorder, recorder_task) = backend::recorder::spawn_with(db.clone(), events, run_id, options);
@@ -174,7 +177,6 @@ impl Application {
                 return Err(e);
             }
         }
-
 
         let groups = config
             .groups

@@ -13,8 +13,8 @@
 //! the lowest of their sequence numbers and replay every later event.
 
 use crate::cron::CronEvent;
-use crate::jobs::JobEvent;
 use crate::hooks::{HookPhase, HookResult, RunMode};
+use crate::jobs::JobEvent;
 use crate::spec::ProcessSpec;
 use crate::state::{Desired, Origin, ProcessStatus};
 use chrono::{DateTime, Utc};

@@ -95,7 +95,7 @@ pub use event::{Decision, Event, EventBus, EventKind};
 pub use handle::{Ack, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
 pub use hooks::{FailureMode, Hook, HookOutcome, HookPhase, HookResult, Lifecycle, RunMode};
 pub use jobs::{Jobs, JobsConfig, JobsHandle};
+pub use logs::{LogChunk, LogConfig, LogLine, LogRegistry, LogSpec, Stream};
 pub use resources::ResourceSample;
 pub use spec::{Env, ProcessSpec, RestartPolicy, StopSignal};
-pub use logs::{LogChunk, LogConfig, LogLine, LogRegistry, LogSpec, Stream};
 pub use state::{Desired, Origin, ProcessState, ProcessStatus, Selector};

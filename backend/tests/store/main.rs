@@ -3,11 +3,11 @@
 
 mod helpers;
 
+mod clients;
 mod cronjobs;
+mod history;
 mod job_recorder;
 mod jobs;
-mod clients;
-mod history;
 mod migrations;
 mod processes;
 mod recorder;

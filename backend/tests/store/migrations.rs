@@ -2,7 +2,8 @@
 
 use crate::helpers::{on_both_backends, TestDb};
 use backend::entity::{
-    api_client, cron_firing, cronjob, job, job_attempt, process, process_event, process_instance, session, setting, user,
+    api_client, cron_firing, cronjob, job, job_attempt, process, process_event, process_instance, session, setting,
+    user,
 };
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{EntityTrait, PaginatorTrait};

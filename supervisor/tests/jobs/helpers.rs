@@ -28,7 +28,8 @@ pub fn start() -> Harness {
     let (tx, sink) = mpsc::unbounded_channel();
     let bus = EventBus::new(4096, Some(tx));
     let events = bus.subscribe();
-    let (jobs, _join) = Jobs::start(bus.clone(), JobsConfig { log_dir: Some(dir.path().join("logs")), ..JobsConfig::default() });
+    let (jobs, _join) =
+        Jobs::start(bus.clone(), JobsConfig { log_dir: Some(dir.path().join("logs")), ..JobsConfig::default() });
     Harness { jobs, bus, events, sink, seen: Vec::new(), dir }
 }
 
