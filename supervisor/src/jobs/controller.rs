@@ -737,7 +737,7 @@ impl Controller {
 
     fn on_hook(&mut self, report: JobHookMsg) {
         let JobHookMsg { job: name, uid, slot: slot_id, index, attempt, msg } = report;
-        if !self.jobs.get(&name).is_some_and(|j| j.uid == uid) {
+        if self.jobs.get(&name).is_none_or(|j| j.uid != uid) {
             return;
         }
         let (chain, phase, failure) = match msg {

@@ -54,6 +54,8 @@ pub struct JobEvent {
 /// What happened to a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// `Created` carries the whole spec; job events travel boxed (`EventKind::Job`).
+#[allow(clippy::large_enum_variant)]
 pub enum JobChange {
     /// It was created.
     Created {
