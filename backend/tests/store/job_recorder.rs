@@ -25,7 +25,7 @@ fn start(t: &TestDb) -> Rig {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let bus = EventBus::new(4096, Some(tx));
     let log_dir = dir.path().join("logs");
-    let (jobs, _) = Jobs::start(bus.clone(), JobsConfig { log_dir: Some(log_dir.clone()) });
+    let (jobs, _) = Jobs::start(bus.clone(), JobsConfig { log_dir: Some(log_dir.clone()), ..JobsConfig::default() });
     let options = backend::recorder::RecorderOptions { job_log_dir: Some(log_dir) };
     let (recorder, _) = backend::recorder::spawn_with(t.db.clone(), rx, "test".into(), options);
     Rig { bus, jobs, recorder, _dir: dir }
