@@ -370,6 +370,12 @@ mod tests {
         let mut s = JobSpec::new("j", "true");
         s.completion_mode = CompletionMode::Indexed;
         assert_eq!(s.validate().into_iter().map(|(k, _)| k).collect::<Vec<_>>(), ["completions"]);
+        let mut s = JobSpec::new("j", "true");
+        s.lifecycle.pre_start = vec![crate::hooks::Hook::new("h", "true"), crate::hooks::Hook::new("h", "")];
+        let problems = s.validate();
+        let keys: Vec<_> = problems.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["lifecycle", "lifecycle"], "{problems:?}");
+        assert!(problems[1].1.contains("pre_start[1]"), "{problems:?}");
     }
 
     #[test]

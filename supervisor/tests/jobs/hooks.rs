@@ -234,3 +234,21 @@ async fn cronjob_hooks_are_merged_over_the_templates_in_the_created_job() {
     );
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_job_during_a_pre_start_hook_ends_the_attempt_unspawned_at_once() {
+    let mut h = start();
+    let ran = h.path("ran");
+    let mut spec = job("waiting", &format!("echo ran >> {}", ran.display()));
+    spec.lifecycle.pre_start = vec![hook("slow", "sleep 5".into(), FailureMode::Fail, RunMode::Blocking)];
+    h.create(spec).await;
+    h.wait_job("waiting", |j| matches!(j.change, JobChange::HookStarted { phase: HookPhase::PreStart, .. })).await;
+    let asked = std::time::Instant::now();
+    h.jobs.delete_job("waiting").await.expect("delete");
+    assert!(asked.elapsed() < Duration::from_secs(2), "not held by the hook: {:?}", asked.elapsed());
+    let ended = h.wait_job("waiting", |j| matches!(j.change, JobChange::AttemptEnded { .. })).await;
+    let JobChange::AttemptEnded { attempt } = ended.change else { unreachable!() };
+    assert_eq!((attempt.pid, attempt.reason), (None, Some(AttemptReason::Deleted)));
+    assert!(!ran.exists());
+    h.shutdown().await;
+}
