@@ -179,6 +179,8 @@ pub(crate) async fn job_event(
             store::remove(db, live, reason, at).await?;
             return Ok(());
         }
+        // Hook runs are visible in the event stream; the row keeps the status only.
+        JobChange::HookStarted { .. } | JobChange::HookFinished { .. } => {}
         JobChange::Killing { .. }
         | JobChange::Killed { .. }
         | JobChange::Suspended

@@ -9,6 +9,7 @@ mod schedule;
 
 pub use schedule::Schedule;
 
+use crate::hooks::{HookPhase, Lifecycle};
 use crate::jobs::{JobSpec, JobStatus};
 use crate::spec::validate_name;
 use chrono::{DateTime, Utc};
@@ -43,8 +44,10 @@ pub struct CronJobSpec {
     pub starting_deadline_seconds: Option<u64>,
     /// The job each run creates, named `<cronjob>-<unix time of the schedule>`.
     pub job_template: JobSpec,
-    // TODO(hooks): cronjob-level `lifecycle`, merged over the template's (cronjob-level
-    // hooks taking precedence), once the engine's `hooks.rs` is merged.
+    /// CronJob-level hooks, applied to every job it creates: merged with the
+    /// template's by [`merge_lifecycle`] when the job is created.
+    #[serde(default, skip_serializing_if = "Lifecycle::is_empty")]
+    pub lifecycle: Lifecycle,
 }
 
 fn three() -> u32 {
@@ -80,7 +83,17 @@ impl CronJobSpec {
             failed_jobs_history_limit: 1,
             starting_deadline_seconds: None,
             job_template: template,
+            lifecycle: Lifecycle::default(),
         }
+    }
+
+    /// The spec of a job this cronjob creates, named `name`: the template with the
+    /// cronjob's hooks merged in ([`merge_lifecycle`]).
+    pub fn job_spec(&self, name: impl Into<String>) -> JobSpec {
+        let mut spec = self.job_template.clone();
+        spec.name = name.into();
+        spec.lifecycle = merge_lifecycle(&self.lifecycle, &self.job_template.lifecycle);
+        spec
     }
 
     /// Every problem with this spec, as `(key, message)` pairs; empty when valid.
@@ -105,8 +118,32 @@ impl CronJobSpec {
         for (key, message) in template.validate() {
             errs.push(("job_template", format!("{key}: {message}")));
         }
+        errs.extend(self.lifecycle.validate());
         errs
     }
+}
+
+/// The hooks of a job a cronjob creates: per phase, the cronjob's hooks first, in their
+/// order, then the template's hooks whose names the cronjob does not use in that phase,
+/// in their order. A template hook with the name of a cronjob hook of the same phase is
+/// replaced by it (CronJob-level hooks take precedence); phases are independent.
+pub fn merge_lifecycle(cronjob: &Lifecycle, template: &Lifecycle) -> Lifecycle {
+    let mut merged = Lifecycle::default();
+    for phase in HookPhase::ALL {
+        let own = cronjob.phase(phase);
+        let hooks: Vec<_> = own
+            .iter()
+            .chain(template.phase(phase).iter().filter(|t| own.iter().all(|c| c.name != t.name)))
+            .cloned()
+            .collect();
+        *match phase {
+            HookPhase::PreStart => &mut merged.pre_start,
+            HookPhase::PostStart => &mut merged.post_start,
+            HookPhase::PreStop => &mut merged.pre_stop,
+            HookPhase::PostStop => &mut merged.post_stop,
+        } = hooks;
+    }
+    merged
 }
 
 /// The status of a cronjob. Every cron event carries it whole.
@@ -245,5 +282,45 @@ mod tests {
         spec.time_zone = None;
         let keys: Vec<_> = spec.validate().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["name", "schedule", "job_template"]);
+    }
+
+    #[test]
+    fn cronjob_hooks_come_first_and_replace_same_named_template_hooks() {
+        use crate::hooks::{FailureMode, Hook};
+        let h = |name: &str, cmd: &str| Hook::new(name, cmd);
+        let names = |hooks: &[Hook]| hooks.iter().map(|h| format!("{}={}", h.name, h.command)).collect::<Vec<_>>();
+        // (cronjob pre_start, template pre_start, merged pre_start)
+        let table: [(Vec<Hook>, Vec<Hook>, Vec<&str>); 5] = [
+            (vec![], vec![], vec![]),
+            (vec![h("a", "c")], vec![], vec!["a=c"]),
+            (vec![], vec![h("a", "t")], vec!["a=t"]),
+            (
+                vec![h("b", "c"), h("a", "c")],
+                vec![h("x", "t"), h("a", "t"), h("y", "t")],
+                vec!["b=c", "a=c", "x=t", "y=t"],
+            ),
+            (vec![h("a", "c")], vec![h("a", "t")], vec!["a=c"]),
+        ];
+        for (cron, template, want) in table {
+            let c = Lifecycle { pre_start: cron.clone(), ..Lifecycle::default() };
+            let t = Lifecycle { pre_start: template.clone(), ..Lifecycle::default() };
+            let merged = merge_lifecycle(&c, &t);
+            assert_eq!(names(&merged.pre_start), want, "{cron:?} + {template:?}");
+            assert!(merged.post_stop.is_empty());
+        }
+        // Phases are independent: a name used in another phase does not replace.
+        let mut retry = h("a", "t2");
+        retry.failure_mode = FailureMode::Retry;
+        let c = Lifecycle { pre_start: vec![h("a", "c")], post_stop: vec![h("m", "c")], ..Lifecycle::default() };
+        let t = Lifecycle { post_stop: vec![retry.clone()], pre_stop: vec![h("m", "t")], ..Lifecycle::default() };
+        let merged = merge_lifecycle(&c, &t);
+        assert_eq!(names(&merged.pre_start), ["a=c"]);
+        assert_eq!(merged.post_stop, [h("m", "c"), retry]);
+        assert_eq!(names(&merged.pre_stop), ["m=t"]);
+        // The created job's spec carries the merge.
+        let mut spec = CronJobSpec::new("c", "@daily", JobSpec { lifecycle: t, ..JobSpec::new("", "true") });
+        spec.lifecycle = c;
+        assert_eq!(spec.job_spec("c-1").lifecycle, merged);
+        assert_eq!(spec.job_spec("c-1").name, "c-1");
     }
 }

@@ -18,12 +18,14 @@ use crate::cron::{
 };
 use crate::error::{Error, Result};
 use crate::event::{EventBus, EventKind};
+use crate::hooks::{self, HookContext, HookMsg, HookPhase};
 use crate::process::{self, Exit};
 use crate::spec::ProcessSpec;
 use chrono::{DateTime, Utc};
 use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -65,7 +67,10 @@ impl Jobs {
     /// until [`JobsHandle::shutdown`] or until every handle is dropped.
     pub fn start(bus: EventBus, config: JobsConfig) -> (JobsHandle, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (hook_tx, hook_rx) = mpsc::unbounded_channel();
         let controller = Controller {
+            hook_tx,
+            chains: 0,
             bus: bus.clone(),
             // Attempts name their own directory (`<log_dir>/<job>/`, see `attempt_spec`).
             logs: crate::logs::LogRegistry::new(crate::logs::LogConfig::default()),
@@ -79,7 +84,7 @@ impl Jobs {
             watchers: JoinSet::new(),
             shutdown: None,
         };
-        let join = tokio::spawn(controller.run(rx));
+        let join = tokio::spawn(controller.run(rx, hook_rx));
         (JobsHandle { tx, bus }, join)
     }
 }
@@ -109,6 +114,8 @@ struct Job {
     /// Delete callers, answered once the job is removed.
     deleting: Vec<oneshot::Sender<Result<u64>>>,
     remove_reason: Option<RemoveReason>,
+    /// `post_stop` hook phases still running (the job finishes, or goes, once none is).
+    post_stop: usize,
 }
 
 impl Job {
@@ -167,11 +174,20 @@ struct Slot {
     timer: Option<Key>,
     /// Set when the controller kills it: the attempt ends with this reason, uncounted.
     kill: Option<AttemptReason>,
+    /// The blocking hook phase (`pre_start`, `pre_stop`) the slot waits for, by chain id.
+    chain: Option<u64>,
+    /// A `post_start` hook failed: the attempt is killed and ends as a counted failure
+    /// with this message.
+    hook_failure: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SlotState {
+    /// Its `pre_start` hooks run; it is spawned once they succeeded.
+    PreStart,
     Running,
+    /// Its `pre_stop` hooks run; the stop signal follows.
+    PreStop,
     /// The stop signal was sent; SIGKILL follows after the grace period.
     Killing,
     /// `OnFailure`: waiting for the retry delay to restart in place.
@@ -208,6 +224,17 @@ enum Timer {
     Fire { cron: String, uid: u64, scheduled: DateTime<Utc> },
 }
 
+/// A report of a hook phase run for an attempt (see [`hooks::run_phase`]).
+#[derive(Debug)]
+struct JobHookMsg {
+    job: String,
+    uid: u64,
+    slot: u64,
+    index: Option<u32>,
+    attempt: u32,
+    msg: HookMsg,
+}
+
 /// What an exit watch reports.
 #[derive(Debug)]
 struct SlotExit {
@@ -219,6 +246,10 @@ struct SlotExit {
 
 struct Controller {
     bus: EventBus,
+    /// Where hook phases report (the receiver is in [`Controller::run`]).
+    hook_tx: mpsc::UnboundedSender<JobHookMsg>,
+    /// The last hook chain id handed out.
+    chains: u64,
     /// Captures each attempt's output (a ring, and the files of [`super::attempt_log_path`]).
     logs: std::sync::Arc<crate::logs::LogRegistry>,
     /// Where each job's attempt logs go (`<log_dir>/<job>/`).
@@ -237,7 +268,11 @@ struct Controller {
 }
 
 impl Controller {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut hook_rx: mpsc::UnboundedReceiver<JobHookMsg>,
+    ) {
         let mut handles_gone = false;
         loop {
             tokio::select! {
@@ -249,6 +284,7 @@ impl Controller {
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
                     self.on_timer(expired.into_inner());
                 }
+                Some(msg) = hook_rx.recv() => self.on_hook(msg),
                 command = commands.recv(), if !handles_gone => match command {
                     Some(command) => self.on_command(command),
                     None => handles_gone = true,
@@ -385,6 +421,7 @@ impl Controller {
             reconcile: None,
             deleting: Vec::new(),
             remove_reason: None,
+            post_stop: 0,
         };
         if job.spec.suspend {
             job.set_condition(ConditionType::Suspended, true, "JobSuspended", "created suspended".into());
@@ -431,6 +468,7 @@ impl Controller {
                 Some(
                     AttemptReason::Failed
                         | AttemptReason::SpawnFailed
+                        | AttemptReason::HookFailed
                         | AttemptReason::IndexFailed
                         | AttemptReason::FailedJob
                 )
@@ -462,6 +500,7 @@ impl Controller {
             reconcile: None,
             deleting: Vec::new(),
             remove_reason: None,
+            post_stop: 0,
         };
         let uid = job.uid;
         self.jobs.insert(name.clone(), job);
@@ -589,23 +628,17 @@ impl Controller {
         job.reconcile = Some((key, at));
     }
 
-    /// Spawns an attempt in `slot` (a new slot, or one restarting in place).
+    /// Starts an attempt in `slot` (a new slot, or one restarting in place): its
+    /// `pre_start` hooks first, if any (the spawn follows when they are done), else the spawn.
     fn spawn_attempt(&mut self, name: &str, slot_id: u64, index: Option<u32>) {
-        let log_dir = self.log_dir.as_ref().map(|d| d.join(name));
         let job = self.jobs.get_mut(name).expect("spawn_attempt: the job exists");
         let count = job.attempt_counts.entry(index).or_insert(0);
         let attempt_no = *count;
         *count += 1;
-        let instance = attempt_instance(name, index, attempt_no);
-        let mut attempt = attempt_spec(&job.spec, &instance, index);
-        attempt.log = log_dir.map(|dir| Box::new(crate::logs::LogSpec { dir: Some(dir), ..Default::default() }));
-        let env = crate::env::apply_map(&self.env, &attempt.env.0);
-        let spawned = process::spawn(&attempt, &instance, Some(&env), &self.logs);
-        let pid = spawned.as_ref().ok().map(|s| s.pid);
         job.attempts.push(Attempt {
             index,
             attempt: attempt_no,
-            pid,
+            pid: None,
             started_at: Utc::now(),
             finished_at: None,
             exit_code: None,
@@ -614,29 +647,156 @@ impl Controller {
             message: None,
         });
         let position = job.attempts.len() - 1;
+        let pre_start = !job.spec.lifecycle.pre_start.is_empty();
+        let state = if pre_start { SlotState::PreStart } else { SlotState::Running };
         let slot = job.slots.entry(slot_id).or_insert(Slot {
             index,
             attempt: position,
-            pid,
-            state: SlotState::Running,
+            pid: None,
+            state,
             timer: None,
             kill: None,
+            chain: None,
+            hook_failure: None,
         });
-        (slot.attempt, slot.pid, slot.state) = (position, pid, SlotState::Running);
+        (slot.attempt, slot.pid, slot.state, slot.chain, slot.hook_failure) = (position, None, state, None, None);
+        if pre_start {
+            let chain = self.run_hooks(name, slot_id, index, attempt_no, HookPhase::PreStart);
+            self.job_mut(name).slots.get_mut(&slot_id).expect("the slot exists").chain = Some(chain);
+        } else {
+            self.launch(name, slot_id);
+        }
+    }
+
+    /// Spawns the process of the slot's attempt; then its `post_start` hooks, if any.
+    fn launch(&mut self, name: &str, slot_id: u64) {
+        let log_dir = self.log_dir.as_ref().map(|d| d.join(name));
+        let job = self.jobs.get_mut(name).expect("launch: the job exists");
+        let slot = job.slots.get_mut(&slot_id).expect("launch: the slot exists");
+        let (index, position) = (slot.index, slot.attempt);
+        let attempt_no = job.attempts[position].attempt;
+        let instance = attempt_instance(name, index, attempt_no);
+        let mut attempt = attempt_spec(&job.spec, &instance, index);
+        attempt.log = log_dir.map(|dir| Box::new(crate::logs::LogSpec { dir: Some(dir), ..Default::default() }));
+        let env = crate::env::apply_map(&self.env, &attempt.env.0);
+        let spawned = process::spawn(&attempt, &instance, Some(&env), &self.logs);
+        let pid = spawned.as_ref().ok().map(|s| s.pid);
+        (slot.pid, slot.state) = (pid, SlotState::Running);
+        let record = &mut job.attempts[position];
+        (record.pid, record.started_at) = (pid, Utc::now());
         match spawned {
             Ok(spawned) => {
                 let (job_name, uid) = (name.to_string(), job.uid);
+                let post_start = !job.spec.lifecycle.post_start.is_empty();
                 self.watchers.spawn(async move {
                     let exit = spawned.watch.wait().await;
                     SlotExit { job: job_name, uid, slot: slot_id, exit }
                 });
                 let attempt = self.job_mut(name).attempts[position].clone();
                 self.emit_job(name, JobChange::AttemptStarted { attempt });
+                if post_start {
+                    self.run_hooks(name, slot_id, index, attempt_no, HookPhase::PostStart);
+                }
             }
             Err(error) => {
                 tracing::warn!(job = name, "spawning an attempt: {error}");
                 self.end_attempt(name, slot_id, Exit::default(), Some(error));
             }
+        }
+    }
+
+    /// Starts the hooks of `phase` for an attempt as a task reporting to
+    /// [`Self::on_hook`]; returns the chain id its `PhaseDone` will carry.
+    fn run_hooks(&mut self, name: &str, slot: u64, index: Option<u32>, attempt: u32, phase: HookPhase) -> u64 {
+        let job = self.jobs.get(name).expect("run_hooks: the job exists");
+        let instance = attempt_instance(name, index, attempt);
+        let spec = attempt_spec(&job.spec, &instance, index);
+        let hooks = job.spec.lifecycle.phase(phase).to_vec();
+        let ctx = Arc::new(HookContext {
+            process_name: instance,
+            env: crate::env::apply_map(&self.env, &spec.env.0),
+            work_dir: spec.work_dir.clone(),
+        });
+        let uid = job.uid;
+        self.chains += 1;
+        let chain = self.chains;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(hooks::run_phase(hooks, phase, ctx, chain, tx));
+        let (out, job) = (self.hook_tx.clone(), name.to_string());
+        // Ends when the phase and its async hooks are done (every sender is gone).
+        tokio::spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                let report = JobHookMsg { job: job.clone(), uid, slot, index, attempt, msg };
+                if out.send(report).is_err() {
+                    break;
+                }
+            }
+        });
+        chain
+    }
+
+    fn on_hook(&mut self, report: JobHookMsg) {
+        let JobHookMsg { job: name, uid, slot: slot_id, index, attempt, msg } = report;
+        if self.jobs.get(&name).is_none_or(|j| j.uid != uid) {
+            return;
+        }
+        let (chain, phase, failure) = match msg {
+            HookMsg::Started { phase, hook, run_mode, .. } => {
+                self.emit_job(&name, JobChange::HookStarted { index, attempt, phase, hook, run_mode });
+                return;
+            }
+            HookMsg::Finished { phase, hook, run_mode, outcome, .. } => {
+                if !outcome.succeeded() {
+                    tracing::warn!(job = name, attempt, hook, %phase, "hook {}", outcome.result);
+                }
+                let change = JobChange::HookFinished {
+                    index,
+                    attempt,
+                    phase,
+                    hook,
+                    run_mode,
+                    result: outcome.result,
+                    duration: outcome.duration,
+                    attempts: outcome.attempts,
+                    output: outcome.output,
+                };
+                self.emit_job(&name, change);
+                return;
+            }
+            HookMsg::PhaseDone { chain, phase, failure, .. } => (chain, phase, failure),
+        };
+        let job = self.job_mut(&name);
+        if phase == HookPhase::PostStop {
+            job.post_stop = job.post_stop.saturating_sub(1);
+            self.after_slot_change(&name);
+            return;
+        }
+        let current = job.slots.get(&slot_id).filter(|s| job.attempts[s.attempt].attempt == attempt);
+        let Some(slot) = current.map(|s| (s.state, s.chain)) else { return };
+        match (phase, slot) {
+            (HookPhase::PreStart, (SlotState::PreStart, Some(c))) if c == chain => {
+                let slot = self.job_mut(&name).slots.get_mut(&slot_id).expect("checked");
+                slot.chain = None;
+                match failure {
+                    Some(why) => {
+                        slot.hook_failure = Some(why);
+                        self.end_attempt(&name, slot_id, Exit::default(), None);
+                    }
+                    None => self.launch(&name, slot_id),
+                }
+            }
+            (HookPhase::PostStart, (SlotState::Running, _)) => {
+                let slot = self.job_mut(&name).slots.get_mut(&slot_id).expect("checked");
+                if let (Some(why), None) = (failure, slot.kill) {
+                    slot.hook_failure = Some(why);
+                    self.kill_slot(&name, slot_id, AttemptReason::HookFailed);
+                }
+            }
+            (HookPhase::PreStop, (SlotState::PreStop, Some(c))) if c == chain => {
+                self.job_mut(&name).slots.get_mut(&slot_id).expect("checked").chain = None;
+                self.signal_slot(&name, slot_id);
+            }
+            _ => {}
         }
     }
 
@@ -656,14 +816,23 @@ impl Controller {
             self.timers.try_remove(&key);
         }
         let (index, position, kill) = (slot.index, slot.attempt, slot.kill);
+        let hook_failure = slot.hook_failure.take();
         let spawn_failed = spawn_error.is_some();
+        let hook_failed = hook_failure.is_some();
+        let spawned = job.attempts[position].pid.is_some();
         {
             let attempt = &mut job.attempts[position];
             attempt.finished_at = Some(Utc::now());
             attempt.exit_code = exit.code;
             attempt.signal = exit.signal;
-            attempt.message = spawn_error;
+            attempt.message = spawn_error.or(hook_failure);
         }
+        if spawned && !job.spec.lifecycle.post_stop.is_empty() {
+            job.post_stop += 1;
+            let attempt_no = job.attempts[position].attempt;
+            self.run_hooks(name, slot_id, index, attempt_no, HookPhase::PostStop);
+        }
+        let job = self.jobs.get_mut(name).expect("end_attempt: the job exists");
         if let Some(reason) = kill {
             job.slots.remove(&slot_id);
             job.attempts[position].reason = Some(reason);
@@ -677,7 +846,12 @@ impl Controller {
             index_failures: index.and_then(|i| job.index_failures.get(&i).copied()).unwrap_or(0),
             failed_indexes: u32::try_from(job.progress.failed_indexes.len()).unwrap_or(u32::MAX),
         };
-        let decision = policy::after_exit(&job.spec, exit.code, exit.signal, counts);
+        // A hook failure is decided like a spawn failure: no exit code, counted.
+        let decision = if hook_failed {
+            policy::after_exit(&job.spec, None, None, counts)
+        } else {
+            policy::after_exit(&job.spec, exit.code, exit.signal, counts)
+        };
         let count_failure = |job: &mut Job| {
             job.counted_failures += 1;
             job.status.failed += 1;
@@ -720,10 +894,11 @@ impl Controller {
                         None => job.not_before = Some(at),
                     }
                 }
-                match (spawn_failed, counted) {
-                    (true, _) => AttemptReason::SpawnFailed,
-                    (false, true) => AttemptReason::Failed,
-                    (false, false) => AttemptReason::Ignored,
+                match (spawn_failed, hook_failed, counted) {
+                    (true, _, _) => AttemptReason::SpawnFailed,
+                    (false, true, _) => AttemptReason::HookFailed,
+                    (false, false, true) => AttemptReason::Failed,
+                    (false, false, false) => AttemptReason::Ignored,
                 }
             }
             AfterExit::IndexFailed => {
@@ -740,6 +915,8 @@ impl Controller {
                 fail_job = Some(why);
                 if why == FailReason::PodFailurePolicy {
                     AttemptReason::FailedJob
+                } else if hook_failed {
+                    AttemptReason::HookFailed
                 } else {
                     AttemptReason::Failed
                 }
@@ -791,22 +968,31 @@ impl Controller {
         }
     }
 
+    /// Kills one attempt: a running one gets its `pre_stop` hooks (if any), then the
+    /// stop signal; one still in its `pre_start` hooks ends at once (unspawned; the hooks
+    /// run on, the spawn does not follow). `reason` is the attempt's end reason, except
+    /// `HookFailed` (a failed `post_start` hook), which ends as a counted failure.
     fn kill_slot(&mut self, name: &str, slot_id: u64, reason: AttemptReason) {
         let job = self.jobs.get_mut(name).expect("kill_slot: the job exists");
-        let (signal, grace, uid) = (job.spec.stop_signal.0, job.spec.stop_timeout, job.uid);
+        let pre_stop = !job.spec.lifecycle.pre_stop.is_empty();
         let slot = job.slots.get_mut(&slot_id).expect("kill_slot: the slot exists");
-        slot.kill.get_or_insert(reason);
+        if reason != AttemptReason::HookFailed {
+            slot.kill.get_or_insert(reason);
+        }
         match (slot.state, slot.pid) {
-            (SlotState::Running, Some(pid)) => {
-                if let Err(e) = process::signal_group(pid, signal) {
-                    tracing::warn!(job = name, pid, "sending {signal}: {e}");
-                }
-                let key =
-                    self.timers.insert(Timer::Kill { job: name.to_string(), uid, slot: slot_id }, grace.min(MAX_DELAY));
-                slot.state = SlotState::Killing;
-                slot.timer = Some(key);
-                let index = slot.index;
-                self.emit_job(name, JobChange::Killing { index, pid, signal: signal.as_str().to_string(), reason });
+            (SlotState::Running, Some(_)) if pre_stop => {
+                slot.state = SlotState::PreStop;
+                let (index, attempt) = (slot.index, job.attempts[slot.attempt].attempt);
+                let chain = self.run_hooks(name, slot_id, index, attempt, HookPhase::PreStop);
+                self.job_mut(name).slots.get_mut(&slot_id).expect("the slot exists").chain = Some(chain);
+            }
+            (SlotState::Running, Some(_)) => self.signal_slot(name, slot_id),
+            (SlotState::PreStart, _) => {
+                let slot = job.slots.remove(&slot_id).expect("the slot exists");
+                let attempt = &mut job.attempts[slot.attempt];
+                (attempt.finished_at, attempt.reason) = (Some(Utc::now()), slot.kill);
+                let attempt = attempt.clone();
+                self.emit_job(name, JobChange::AttemptEnded { attempt });
             }
             (SlotState::Restarting, _) => {
                 if let Some(key) = slot.timer.take() {
@@ -818,12 +1004,29 @@ impl Controller {
         }
     }
 
+    /// Sends a running attempt the stop signal and arms the SIGKILL after the grace period.
+    fn signal_slot(&mut self, name: &str, slot_id: u64) {
+        let job = self.jobs.get_mut(name).expect("signal_slot: the job exists");
+        let (signal, grace, uid) = (job.spec.stop_signal.0, job.spec.stop_timeout, job.uid);
+        let Some(slot) = job.slots.get_mut(&slot_id) else { return };
+        let Some(pid) = slot.pid else { return };
+        if let Err(e) = process::signal_group(pid, signal) {
+            tracing::warn!(job = name, pid, "sending {signal}: {e}");
+        }
+        let key = self.timers.insert(Timer::Kill { job: name.to_string(), uid, slot: slot_id }, grace.min(MAX_DELAY));
+        slot.state = SlotState::Killing;
+        slot.timer = Some(key);
+        let index = slot.index;
+        let reason = slot.kill.unwrap_or(AttemptReason::HookFailed);
+        self.emit_job(name, JobChange::Killing { index, pid, signal: signal.as_str().to_string(), reason });
+    }
+
     /// After an attempt went away: a job being removed goes once its last attempt has;
     /// a job whose outcome is decided finishes.
     fn after_slot_change(&mut self, name: &str) {
         let job = self.job_mut(name);
         job.refresh();
-        if !job.slots.is_empty() {
+        if !job.slots.is_empty() || job.post_stop > 0 {
             return;
         }
         if let Some(reason) = job.remove_reason {
@@ -1109,8 +1312,7 @@ impl Controller {
             job_name = format!("{base}-{n}");
             n += 1;
         }
-        let mut spec = cron.spec.job_template.clone();
-        spec.name = job_name.clone();
+        let spec = cron.spec.job_spec(job_name.clone());
         let origin = JobOrigin::CronJob { cronjob: name.to_string(), scheduled, manual };
         match self.create_job(spec, origin) {
             Ok(_) => FireOutcome::Created { job: job_name, replaced },
@@ -1205,7 +1407,7 @@ impl Controller {
     }
 
     fn shutdown_complete(&mut self) -> bool {
-        if self.shutdown.is_none() || self.jobs.values().any(|j| !j.slots.is_empty()) {
+        if self.shutdown.is_none() || self.jobs.values().any(|j| !j.slots.is_empty() || j.post_stop > 0) {
             return false;
         }
         for reply in self.shutdown.take().into_iter().flatten() {

@@ -39,6 +39,7 @@ pub use status::{
 
 #[allow(unused_imports)] // for the module docs
 use crate::event::EventBus;
+use crate::hooks::{HookPhase, HookResult, RunMode};
 use serde::{Deserialize, Serialize};
 
 /// Something happened to a job: what, and its status after it.
@@ -53,6 +54,8 @@ pub struct JobEvent {
 /// What happened to a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// `Created` carries the whole spec; job events travel boxed (`EventKind::Job`).
+#[allow(clippy::large_enum_variant)]
 pub enum JobChange {
     /// It was created.
     Created {
@@ -86,6 +89,41 @@ pub enum JobChange {
         index: Option<u32>,
         /// Its pid.
         pid: u32,
+    },
+    /// A lifecycle hook of an attempt was started.
+    HookStarted {
+        /// The attempt's index.
+        index: Option<u32>,
+        /// The attempt's number.
+        attempt: u32,
+        /// The phase.
+        phase: HookPhase,
+        /// The hook's name.
+        hook: String,
+        /// Blocking or async.
+        run_mode: RunMode,
+    },
+    /// A lifecycle hook of an attempt ended.
+    HookFinished {
+        /// The attempt's index.
+        index: Option<u32>,
+        /// The attempt's number.
+        attempt: u32,
+        /// The phase.
+        phase: HookPhase,
+        /// The hook's name.
+        hook: String,
+        /// Blocking or async.
+        run_mode: RunMode,
+        /// How the (last) run ended.
+        result: HookResult,
+        /// How long it ran (both runs, for a retried hook).
+        #[serde(with = "crate::duration")]
+        duration: std::time::Duration,
+        /// 1, or 2 when retried.
+        attempts: u32,
+        /// The end of its output (at most [`crate::hooks::OUTPUT_TAIL`] bytes).
+        output: String,
     },
     /// The job was suspended (its attempts are being killed).
     Suspended,

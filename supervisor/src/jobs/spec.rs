@@ -1,6 +1,7 @@
 //! What a job is: the serialisable [`JobSpec`] (Kubernetes `batch/v1` Job semantics,
 //! snake_case field names as in the reference README).
 
+use crate::hooks::Lifecycle;
 use crate::spec::{validate_name, Env, StopSignal};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -85,8 +86,15 @@ pub struct JobSpec {
     /// Grace period between `stop_signal` and SIGKILL (default 10s).
     #[serde(default = "default_stop_timeout", with = "crate::duration")]
     pub stop_timeout: Duration,
-    // TODO(hooks): `lifecycle` (pre_start/post_start/pre_stop/post_stop per attempt) is
-    // wired in after the merge with the engine's `hooks.rs`, reusing its types and runner.
+    /// Hooks run per attempt: `pre_start` before it is spawned (a failure fails the
+    /// attempt unspawned, counted toward the backoff limit), `post_start` after the
+    /// spawn (a failure kills the attempt, counted), `pre_stop` before it is killed
+    /// (deadline, delete, suspend, replace, shutdown), `post_stop` after every spawned
+    /// attempt ended (the job finishes once they are done). Hooks get the attempt's
+    /// environment (`JOB_NAME`, `JOB_COMPLETION_INDEX`) and `PROVISR_PROCESS_NAME` (the
+    /// attempt's name), `PROVISR_HOOK_NAME`, `PROVISR_HOOK_PHASE`.
+    #[serde(default, skip_serializing_if = "Lifecycle::is_empty")]
+    pub lifecycle: Lifecycle,
 }
 
 fn one() -> u32 {
@@ -225,6 +233,7 @@ impl JobSpec {
             suspend: false,
             stop_signal: StopSignal::default(),
             stop_timeout: default_stop_timeout(),
+            lifecycle: Lifecycle::default(),
         }
     }
 
@@ -306,6 +315,7 @@ impl JobSpec {
         if self.active_deadline_seconds == Some(0) {
             errs.push(("active_deadline_seconds", "must be at least 1".to_string()));
         }
+        errs.extend(self.lifecycle.validate());
         errs
     }
 }
@@ -360,6 +370,12 @@ mod tests {
         let mut s = JobSpec::new("j", "true");
         s.completion_mode = CompletionMode::Indexed;
         assert_eq!(s.validate().into_iter().map(|(k, _)| k).collect::<Vec<_>>(), ["completions"]);
+        let mut s = JobSpec::new("j", "true");
+        s.lifecycle.pre_start = vec![crate::hooks::Hook::new("h", "true"), crate::hooks::Hook::new("h", "")];
+        let problems = s.validate();
+        let keys: Vec<_> = problems.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["lifecycle", "lifecycle"], "{problems:?}");
+        assert!(problems[1].1.contains("pre_start[1]"), "{problems:?}");
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub enum AttemptReason {
     FailedJob,
     /// Its program could not be executed.
     SpawnFailed,
+    /// A `pre_start` hook failed (it was not spawned) or a `post_start` hook failed
+    /// (it was killed); counted toward the backoff limit(s). The message names the hook.
+    HookFailed,
     /// Killed: `active_deadline_seconds` passed.
     DeadlineExceeded,
     /// Killed: the job was suspended.

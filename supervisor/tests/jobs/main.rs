@@ -5,6 +5,7 @@
 
 mod cron;
 mod helpers;
+mod hooks;
 mod jobs;
 mod restore;
 mod timers;
