@@ -27,6 +27,8 @@ use live::Live;
 pub struct ConsoleConfig {
     /// Where the JSON API (and the live socket) is mounted, e.g. `/api`.
     pub api_base: String,
+    /// What the Settings page shows (admins only).
+    pub settings: model::ServerSettings,
 }
 
 /// The HTML document around the application (rendered on the server only).
@@ -78,7 +80,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings") view=pages::settings::SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/jobs") view=pages::placeholders::JobsPage ssr=SsrMode::Async />
                 <Route path=path!("/cronjobs") view=pages::placeholders::CronJobsPage ssr=SsrMode::Async />
-                <Route path=path!("/groups") view=pages::placeholders::GroupsPage ssr=SsrMode::Async />
+                <Route path=path!("/groups") view=pages::groups::GroupsPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -1,6 +1,7 @@
 //! Pages, one per route.
 
 pub mod clients;
+pub mod groups;
 pub mod history;
 pub mod login;
 pub mod placeholders;

@@ -3,7 +3,10 @@
 //! function the JSON API calls, so permissions are checked in one place.
 
 pub mod auth;
+pub mod groups;
 pub mod processes;
+pub mod resources;
+pub mod settings;
 pub mod users;
 
 /// Server-side helpers for server functions.

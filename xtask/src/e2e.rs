@@ -19,6 +19,9 @@ use crate::{shell, Workspace};
 const ADMIN_USER: &str = "admin";
 /// A process defined in the config file (read-only in the console); the specs get its name.
 const CONFIG_PROCESS: &str = "e2e-config";
+/// A group defined in the config file with two config-file members (for the Groups page).
+const CONFIG_GROUP: &str = "e2e-group";
+const GROUP_MEMBERS: [&str; 2] = ["e2e-group-a", "e2e-group-b"];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -83,7 +86,9 @@ fn playwright(ws: &Workspace, port: u16, password: &str, args: &[String]) -> Res
             .env("BASE_URL", format!("https://localhost:{port}"))
             .env("PROVISR_ADMIN_USER", ADMIN_USER)
             .env("PROVISR_ADMIN_PASSWORD", password)
-            .env("PROVISR_CONFIG_PROCESS", CONFIG_PROCESS),
+            .env("PROVISR_CONFIG_PROCESS", CONFIG_PROCESS)
+            .env("PROVISR_CONFIG_GROUP", CONFIG_GROUP)
+            .env("PROVISR_CONFIG_GROUP_MEMBERS", GROUP_MEMBERS.join(",")),
     )
 }
 
@@ -117,7 +122,27 @@ type = "process"
 [processes.spec]
 name = "{CONFIG_PROCESS}"
 command = "sleep 3600"
+
+[[processes]]
+type = "process"
+[processes.spec]
+name = "{member_a}"
+command = "sleep 3600"
+priority = 1
+
+[[processes]]
+type = "process"
+[processes.spec]
+name = "{member_b}"
+command = "sleep 3600"
+priority = 2
+
+[[groups]]
+name = "{CONFIG_GROUP}"
+members = ["{member_a}", "{member_b}"]
 "#,
+        member_a = GROUP_MEMBERS[0],
+        member_b = GROUP_MEMBERS[1],
         run = path("run"),
         tls = path("tls"),
         password = toml_string(password),
@@ -323,6 +348,8 @@ mod tests {
             "username = \"admin\"",
             "password = \"pw\\\"1\"",
             "name = \"e2e-config\"",
+            "name = \"e2e-group\"",
+            "members = [\"e2e-group-a\", \"e2e-group-b\"]",
         ] {
             assert!(config.contains(expected), "{expected} missing in\n{config}");
         }
