@@ -2,7 +2,7 @@
  * The Settings page: the effective configuration, read-only, for admins only (and never a
  * secret). Runs in both projects.
  */
-import { admin, alert, expect, navigation, open, pathIs, signIn, signOutButton, submit, submitSignIn, test, uniqueName } from './fixtures';
+import { admin, alert, expect, navigation, open, pathIs, processesHeading, signIn, signOutButton, submit, submitSignIn, test, uniqueName } from './fixtures';
 import type { Page } from '@playwright/test';
 
 function setting(page: Page, label: string) {
@@ -36,6 +36,7 @@ test('a viewer gets no Settings page', async ({ page, hydrated }) => {
   await signOutButton(page).click();
   await expect(page).toHaveURL(pathIs('/login'));
   await submitSignIn(page, { hydrated, username, password });
+  await expect(processesHeading(page)).toBeVisible();
   await expect(navigation(page).getByRole('link', { name: 'Settings', exact: true })).toHaveCount(0);
 
   await open(page, '/settings', hydrated);
