@@ -5,5 +5,6 @@ pub mod nav;
 pub mod page;
 pub mod process_table;
 pub mod resource_chart;
+pub mod resources;
 pub mod spec_editor;
 pub mod timeline;

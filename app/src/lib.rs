@@ -27,6 +27,8 @@ use live::Live;
 pub struct ConsoleConfig {
     /// Where the JSON API (and the live socket) is mounted, e.g. `/api`.
     pub api_base: String,
+    /// What the Settings page shows (admins only).
+    pub settings: model::ServerSettings,
 }
 
 /// The HTML document around the application (rendered on the server only).
@@ -82,7 +84,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/cronjobs") view=pages::cronjobs::CronJobsPage ssr=SsrMode::Async />
                 <Route path=path!("/cronjobs/:name") view=pages::cronjobs_detail::CronJobDetailPage ssr=SsrMode::Async />
                 <Route path=path!("/cronjobs/:name/delete") view=pages::cronjobs::DeleteCronJobPage ssr=SsrMode::Async />
-                <Route path=path!("/groups") view=pages::placeholders::GroupsPage ssr=SsrMode::Async />
+                <Route path=path!("/groups") view=pages::groups::GroupsPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -258,6 +258,135 @@ mod convert {
     }
 }
 
+/// CPU and memory of one live instance, sampled when asked (see
+/// `server_fns::resources::process_resources`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceUse {
+    /// Instance name.
+    pub name: String,
+    /// CPU of its process group in percent of one core.
+    pub cpu_percent: f64,
+    /// Resident memory of its process group in bytes.
+    pub memory_bytes: u64,
+}
+
+/// A `[[groups]]` entry with its members and their instances, as the Groups page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    /// The group's name.
+    pub name: String,
+    /// `running` | `degraded` | `stopped`.
+    pub state: String,
+    /// The members in the order of the config.
+    pub members: Vec<GroupMember>,
+}
+
+/// One member (a process spec) of a group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupMember {
+    /// The process (spec) name.
+    pub name: String,
+    /// `running` | `degraded` | `stopped`.
+    pub state: String,
+    /// False when the process is no longer registered.
+    pub registered: bool,
+    /// Its instances.
+    pub instances: Vec<ProcessInfo>,
+}
+
+/// The state of a set of instances, as groups report it: `running` when all run,
+/// `stopped` when none does (or there is none), else `degraded`.
+pub fn group_state<'a>(instances: impl IntoIterator<Item = &'a ProcessInfo>) -> &'static str {
+    let (mut total, mut running) = (0usize, 0usize);
+    for p in instances {
+        total += 1;
+        running += usize::from(p.running);
+    }
+    match running {
+        0 => "stopped",
+        r if r == total => "running",
+        _ => "degraded",
+    }
+}
+
+/// The server settings an operator cares about (read-only; never a secret).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerSettings {
+    /// The address the server listens on.
+    pub listen: String,
+    /// Where the JSON API is mounted.
+    pub base_path: String,
+    /// HTTPS on.
+    pub tls: bool,
+    /// Where the certificate comes from (file path, or "generated").
+    pub tls_certificate: Option<String>,
+    /// When the certificate expires.
+    pub tls_expires: Option<DateTime<Utc>>,
+    /// Sign-in required.
+    pub auth: bool,
+    /// `sqlite` | `postgres` | … (the URL's scheme only).
+    pub store: String,
+    /// Where the store lives, without credentials (a SQLite file, or `host:port/db`).
+    pub store_location: Option<String>,
+    /// Log directory of processes (`None`: captured in memory only).
+    pub log_dir: Option<String>,
+    /// Rotation in words (`at 10 MiB, keep 5, 7 days, compressed`).
+    pub log_rotation: String,
+    /// `/metrics` on.
+    pub metrics: bool,
+    /// Where metrics are served when on a separate listener.
+    pub metrics_listen: Option<String>,
+}
+
+/// The scheme and the credential-free location of a store URL: `("postgres",
+/// Some("db.example:5432/provisr"))` for `postgres://user:secret@db.example:5432/provisr`.
+/// The user, password and query are never returned.
+pub fn describe_store_url(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.split(':').next().unwrap_or_default().to_string(), None);
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let rest = match rest.rsplit_once('@') {
+        Some((_, host)) => host,
+        None => rest,
+    };
+    let location = (!rest.is_empty()).then(|| rest.to_string());
+    (scheme.to_string(), location)
+}
+
+/// How one hook run ended, in words, from a `hook_finished` event's detail
+/// (`succeeded in 120ms`, `exited with code 3 after 2s (2 attempts)`).
+pub fn describe_hook_run(d: &serde_json::Value) -> String {
+    let result = d.get("result");
+    let status = result.and_then(|r| r.get("status")).and_then(|v| v.as_str()).unwrap_or("?");
+    let how = match status {
+        "succeeded" => "succeeded".to_string(),
+        "failed" => format!(
+            "exited with code {}",
+            result.and_then(|r| r.get("code")).and_then(|v| v.as_i64()).map_or("?".to_string(), |c| c.to_string())
+        ),
+        "killed" => format!(
+            "killed by signal {}",
+            result.and_then(|r| r.get("signal")).and_then(|v| v.as_i64()).map_or("?".to_string(), |c| c.to_string())
+        ),
+        "timed_out" => "timed out".to_string(),
+        "spawn_failed" => format!(
+            "could not be started: {}",
+            result.and_then(|r| r.get("error")).and_then(|v| v.as_str()).unwrap_or("?")
+        ),
+        other => other.replace('_', " "),
+    };
+    let took = d.get("duration").and_then(|v| v.as_str()).map(|t| {
+        let word = if status == "succeeded" { "in" } else { "after" };
+        format!(" {word} {t}")
+    });
+    let attempts = match d.get("attempts").and_then(|v| v.as_u64()) {
+        Some(n) if n > 1 => format!(" ({n} attempts)"),
+        _ => String::new(),
+    };
+    format!("{how}{}{attempts}", took.unwrap_or_default())
+}
+
 /// Formats a byte count as `512 B`, `3.4 KiB`, `12.0 MiB`, `1.5 GiB`.
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -323,8 +452,22 @@ pub fn describe_event(e: &HistoryEvent) -> String {
                 (None, None) => "exited".to_string(),
             };
             let uptime = d.get("uptime").and_then(|v| v.as_str()).map(|u| format!(" after {u}")).unwrap_or_default();
-            with_decision(format!("{how}{uptime}"))
+            let failed = if d.get("failed_start").and_then(|v| v.as_bool()) == Some(true) {
+                " (failed start: exited before start_duration)"
+            } else {
+                ""
+            };
+            with_decision(format!("{how}{uptime}{failed}"))
         }
+        "hook_finished" => {
+            let phase = d.get("phase").and_then(|v| v.as_str()).unwrap_or("?");
+            let hook = d.get("hook").and_then(|v| v.as_str()).unwrap_or("?");
+            format!("{phase} hook {hook} {}", describe_hook_run(d))
+        }
+        "hooks_finished" => match d.get("failure").and_then(|v| v.as_str()) {
+            Some(f) => format!("hooks failed: {f}"),
+            None => "hooks finished".to_string(),
+        },
         "spawn_failed" => {
             with_decision(format!("failed to start: {}", d.get("error").and_then(|v| v.as_str()).unwrap_or("?")))
         }
@@ -412,11 +555,97 @@ mod tests {
                 ),
                 "failed to start: No such file → gave up: too many",
             ),
+            (
+                event(
+                    "exited",
+                    Some(2),
+                    None,
+                    json!({"uptime": "100ms", "failed_start": true, "decision": {"action": "restart", "after": "2s", "attempt": 2}}),
+                ),
+                "exited with code 2 after 100ms (failed start: exited before start_duration) → restart #2 in 2s",
+            ),
+            (
+                event(
+                    "hook_finished",
+                    None,
+                    None,
+                    json!({"phase": "pre_start", "hook": "warm", "result": {"status": "succeeded"}, "duration": "12ms", "attempts": 1}),
+                ),
+                "pre_start hook warm succeeded in 12ms",
+            ),
+            (
+                event(
+                    "hook_finished",
+                    None,
+                    None,
+                    json!({"phase": "post_stop", "hook": "c", "result": {"status": "failed", "code": 3}, "duration": "2s", "attempts": 2}),
+                ),
+                "post_stop hook c exited with code 3 after 2s (2 attempts)",
+            ),
+            (
+                event(
+                    "hooks_finished",
+                    None,
+                    None,
+                    json!({"phase": "pre_start", "failure": "pre_start hook \"x\" timed out"}),
+                ),
+                "hooks failed: pre_start hook \"x\" timed out",
+            ),
             (event("stopping", None, None, json!({"signal": "SIGTERM"})), "stopping with SIGTERM"),
             (event("desired_changed", None, None, json!({})), "desired changed"),
         ];
         for (e, want) in cases {
             assert_eq!(describe_event(&e), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn store_urls_without_credentials() {
+        let cases = [
+            (
+                "postgres://provisr:secret@127.0.0.1:5432/provisr?sslmode=disable",
+                "postgres",
+                Some("127.0.0.1:5432/provisr"),
+            ),
+            ("sqlite:///var/lib/provisr/provisr.db?mode=rwc", "sqlite", Some("/var/lib/provisr/provisr.db")),
+            ("postgres://db/x", "postgres", Some("db/x")),
+            ("sqlite::memory:", "sqlite", None),
+        ];
+        for (url, scheme, location) in cases {
+            let (s, l) = describe_store_url(url);
+            assert_eq!((s.as_str(), l.as_deref()), (scheme, location), "{url}");
+            assert!(!l.unwrap_or_default().contains("secret"));
+        }
+    }
+
+    #[test]
+    fn group_states() {
+        let p = |running: bool| ProcessInfo {
+            name: "x".into(),
+            base: "x".into(),
+            state: if running { "running" } else { "stopped" }.into(),
+            running,
+            pid: None,
+            started_at: None,
+            stopped_at: None,
+            restarts: 0,
+            desired: "running".into(),
+            origin: "config".into(),
+            provisioned: true,
+            exit_code: None,
+            exit_signal: None,
+            reason: None,
+            retry_at: None,
+            cpu_percent: None,
+            memory_bytes: None,
+        };
+        for (set, want) in [
+            (vec![], "stopped"),
+            (vec![p(true)], "running"),
+            (vec![p(true), p(false)], "degraded"),
+            (vec![p(false), p(false)], "stopped"),
+        ] {
+            assert_eq!(group_state(&set), want);
         }
     }
 

@@ -4,8 +4,11 @@
 
 pub mod auth;
 pub mod cronjobs;
+pub mod groups;
 pub mod jobs;
 pub mod processes;
+pub mod resources;
+pub mod settings;
 pub mod users;
 
 /// Server-side helpers for server functions.

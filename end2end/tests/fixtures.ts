@@ -304,3 +304,30 @@ export async function registerThroughForm(
   }
   await submit(page, page.getByRole('button', { name: 'Register', exact: true }), hydrated);
 }
+
+/** The group the harness defines in the config file, and its members (config processes). */
+export function configGroup(): { name: string; members: string[] } {
+  return {
+    name: process.env.PROVISR_CONFIG_GROUP ?? 'e2e-group',
+    members: (process.env.PROVISR_CONFIG_GROUP_MEMBERS ?? 'e2e-group-a,e2e-group-b').split(','),
+  };
+}
+
+/**
+ * Waits until `check` passes. With JavaScript the page updates itself; without it the test
+ * reloads the page between tries (that is how such a user sees a change).
+ */
+export async function eventuallyOnPage(
+  page: Page,
+  hydrated: boolean,
+  check: () => Promise<void>,
+): Promise<void> {
+  if (hydrated) {
+    await check();
+    return;
+  }
+  await expect(async () => {
+    await page.reload();
+    await check();
+  }).toPass({ timeout: 15_000 });
+}

@@ -105,8 +105,13 @@ impl Application {
         // Everything that can fail for reasons outside our control (certificate, port) comes
         // before any process is started, so a daemon that cannot start leaves nothing behind.
         let tls_enabled = config.server.tls.enabled;
+        let mut tls_shown = (None, None);
         let tls_config = if tls_enabled {
             let material = tls::prepare(&config.server.tls, &data_dir.join("tls")).context("preparing TLS")?;
+            tls_shown = (
+                Some(material.cert_path.as_ref().map_or_else(|| "generated".to_string(), |p| p.display().to_string())),
+                tls::expires_at(&material),
+            );
             Some(tls::rustls_config(&material, config.server.tls.min_version).await.context("loading TLS")?)
         } else {
             None
@@ -136,6 +141,7 @@ impl Application {
         let (sink, events) = tokio::sync::mpsc::unbounded_channel();
         let mut sup_config = SupervisorConfig::new(pid_dir);
         sup_config.log = supervisor::LogConfig { dir: Some(log_dir), ..config.log.clone() };
+        let sup_log = sup_config.log.clone();
         sup_config.sink = Some(sink);
         sup_config.env = config.global_env.clone();
         let (supervisor, supervisor_task) = Supervisor::start(sup_config);
@@ -199,7 +205,10 @@ impl Application {
         let state = ServerState {
             app: app_state,
             leptos_options: LeptosOptions::builder().output_name("provisr").site_pkg_dir("pkg").build(),
-            console: ConsoleConfig { api_base: config.server.base_path.clone() },
+            console: ConsoleConfig {
+                api_base: config.server.base_path.clone(),
+                settings: console_settings(&config, &url, tls_shown, &sup_log),
+            },
             shutdown,
             metrics: metrics.clone(),
         };
@@ -465,4 +474,42 @@ fn write_private_file(path: &Path, content: &str) -> anyhow::Result<()> {
     f.write_all(content.as_bytes())?;
     f.sync_all()?;
     Ok(())
+}
+
+/// What the console's Settings page shows: the effective settings, no secret (the store
+/// URL is reduced to its scheme and location).
+fn console_settings(
+    config: &Config,
+    store_url: &str,
+    (tls_certificate, tls_expires): (Option<String>, Option<chrono::DateTime<chrono::Utc>>),
+    log: &supervisor::LogConfig,
+) -> app::model::ServerSettings {
+    let (store, store_location) = app::model::describe_store_url(store_url);
+    let mut rotation = Vec::new();
+    if log.max_size_mb > 0 {
+        rotation.push(format!("at {} MiB", log.max_size_mb));
+    }
+    if log.max_age_days > 0 {
+        rotation.push(format!("after {} days", log.max_age_days));
+    }
+    if log.max_backups > 0 {
+        rotation.push(format!("keep {} backups", log.max_backups));
+    }
+    if log.compress {
+        rotation.push("compressed".to_string());
+    }
+    app::model::ServerSettings {
+        listen: config.server.listen.clone(),
+        base_path: config.server.base_path.clone(),
+        tls: config.server.tls.enabled,
+        tls_certificate,
+        tls_expires,
+        auth: config.auth.enabled,
+        store,
+        store_location,
+        log_dir: log.dir.as_ref().map(|d| d.display().to_string()),
+        log_rotation: if rotation.is_empty() { "never".to_string() } else { rotation.join(", ") },
+        metrics: config.metrics.enabled,
+        metrics_listen: config.metrics.listen.clone(),
+    }
 }

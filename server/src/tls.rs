@@ -284,6 +284,11 @@ fn warn_if_key_readable(key_path: &Path) {
     }
 }
 
+/// When the (first) certificate of `m` expires, if it can be read.
+pub fn expires_at(m: &TlsMaterial) -> Option<chrono::DateTime<chrono::Utc>> {
+    first_cert_der(&m.cert_pem).and_then(|der| cert_info(&der)).map(|i| i.not_after)
+}
+
 fn warn_if_expiring(m: &TlsMaterial) {
     let Some(info) = first_cert_der(&m.cert_pem).and_then(|der| cert_info(&der)) else {
         return;

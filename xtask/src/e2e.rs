@@ -21,6 +21,9 @@ const ADMIN_USER: &str = "admin";
 const CONFIG_PROCESS: &str = "e2e-config";
 /// A cronjob defined in the config file (read-only in the console, "Run now" works).
 const CONFIG_CRONJOB: &str = "e2e-config-cron";
+/// A group defined in the config file with two config-file members (for the Groups page).
+const CONFIG_GROUP: &str = "e2e-group";
+const GROUP_MEMBERS: [&str; 2] = ["e2e-group-a", "e2e-group-b"];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -86,7 +89,9 @@ fn playwright(ws: &Workspace, port: u16, password: &str, args: &[String]) -> Res
             .env("PROVISR_ADMIN_USER", ADMIN_USER)
             .env("PROVISR_ADMIN_PASSWORD", password)
             .env("PROVISR_CONFIG_PROCESS", CONFIG_PROCESS)
-            .env("PROVISR_CONFIG_CRONJOB", CONFIG_CRONJOB),
+            .env("PROVISR_CONFIG_CRONJOB", CONFIG_CRONJOB)
+            .env("PROVISR_CONFIG_GROUP", CONFIG_GROUP)
+            .env("PROVISR_CONFIG_GROUP_MEMBERS", GROUP_MEMBERS.join(",")),
     )
 }
 
@@ -128,7 +133,27 @@ name = "{CONFIG_CRONJOB}"
 schedule = "0 0 1 1 *"
 [processes.spec.job_template]
 command = "echo from-config"
+
+[[processes]]
+type = "process"
+[processes.spec]
+name = "{member_a}"
+command = "sleep 3600"
+priority = 1
+
+[[processes]]
+type = "process"
+[processes.spec]
+name = "{member_b}"
+command = "sleep 3600"
+priority = 2
+
+[[groups]]
+name = "{CONFIG_GROUP}"
+members = ["{member_a}", "{member_b}"]
 "#,
+        member_a = GROUP_MEMBERS[0],
+        member_b = GROUP_MEMBERS[1],
         run = path("run"),
         tls = path("tls"),
         password = toml_string(password),
@@ -334,6 +359,8 @@ mod tests {
             "username = \"admin\"",
             "password = \"pw\\\"1\"",
             "name = \"e2e-config\"",
+            "name = \"e2e-group\"",
+            "members = [\"e2e-group-a\", \"e2e-group-b\"]",
         ] {
             assert!(config.contains(expected), "{expected} missing in\n{config}");
         }

@@ -1,11 +1,12 @@
 //! The live log tail of one instance: stdout and stderr, ANSI colours rendered as
 //! spans, a follow toggle and a stream filter.
 //!
-//! SEAM (logs): the data comes from the log routes built by the `logs` helper — first
-//! `GET <api>/processes/{name}/logs?limit=N` (a JSON list of [`LogLine`], or
-//! `{"lines": [...]}`), then each message of the WebSocket
-//! `<api>/processes/{name}/logs/ws` (one [`LogLine`] or a list). Both are optional: when
-//! the routes answer 404 the tail says log capture is not available. Browser only.
+//! The data comes from the log routes (`server/src/api/logs.rs`): first
+//! `GET <api>/processes/{name}/logs?limit=N`, which answers
+//! `{"lines": [{"offset", "stream", "text", "at"}], "next_offset", "first_offset"}`, then
+//! the WebSocket `<api>/processes/{name}/logs/ws?since=<next_offset>`, whose messages are
+//! the same object with `"type": "lines"` (so no line arrives twice). A 404 means the
+//! instance is gone: the tail says so. Browser only; the session cookie authenticates.
 
 use crate::ansi::{self, Segment};
 use crate::model::LogLine;
@@ -43,6 +44,11 @@ pub fn parse_lines(text: &str) -> Vec<LogLine> {
         Ok(Msg::One(l)) => vec![l],
         Err(_) => Vec::new(),
     }
+}
+
+/// The `next_offset` of a message of the log routes (where the live tail continues).
+pub fn next_offset(text: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(text).ok()?.get("next_offset")?.as_u64()
 }
 
 /// The lines as styled segments, carrying colours from one line to the next per stream.
@@ -149,7 +155,7 @@ pub fn LogTail(
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::{parse_lines, TailStatus, INITIAL_LINES, KEEP_LINES};
+    use super::{next_offset, parse_lines, TailStatus, INITIAL_LINES, KEEP_LINES};
     use crate::model::LogLine;
     use leptos::prelude::*;
     use wasm_bindgen::closure::Closure;
@@ -183,15 +189,23 @@ mod browser {
         let path = format!("{base}/processes/{}/logs", js_sys::encode_uri_component(&name));
         leptos::task::spawn_local(async move {
             let url = format!("{path}?limit={INITIAL_LINES}");
+            let mut since = None;
             match fetch_text(&url).await {
                 Ok((404, _)) => {
                     status.set(TailStatus::Unavailable);
                     return;
                 }
-                Ok((200, text)) => push(lines, parse_lines(&text)),
+                Ok((200, text)) => {
+                    since = next_offset(&text);
+                    push(lines, parse_lines(&text));
+                }
                 Ok(_) | Err(_) => {}
             }
-            open_socket(&path, lines, status);
+            let query = match since {
+                Some(n) => format!("?since={n}"),
+                None => format!("?limit={INITIAL_LINES}"),
+            };
+            open_socket(&path, &query, lines, status);
         });
     }
 
@@ -202,11 +216,11 @@ mod browser {
         Ok((resp.status(), text.as_string().unwrap_or_default()))
     }
 
-    fn open_socket(path: &str, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>) {
+    fn open_socket(path: &str, query: &str, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>) {
         let loc = window().location();
         let proto = if loc.protocol().ok().as_deref() == Some("https:") { "wss:" } else { "ws:" };
         let Ok(host) = loc.host() else { return };
-        let Ok(ws) = WebSocket::new(&format!("{proto}//{host}{path}/ws")) else {
+        let Ok(ws) = WebSocket::new(&format!("{proto}//{host}{path}/ws{query}")) else {
             status.set(TailStatus::Disconnected);
             return;
         };
@@ -245,6 +259,11 @@ mod tests {
         assert_eq!(parse_lines(r#"[{"line":"a"},{"line":"b"}]"#).len(), 2);
         assert_eq!(parse_lines(r#"{"lines":[{"message":"a"}]}"#)[0].message, "a");
         assert!(parse_lines("not json").is_empty());
+        // The routes' own shape (server/src/api/logs.rs).
+        let wire = r#"{"type":"lines","lines":[{"offset":0,"stream":"stderr","text":"\u001b[31mboom","at":"2026-01-01T00:00:00Z"}],"next_offset":9,"first_offset":0}"#;
+        let got = parse_lines(wire);
+        assert_eq!((got[0].stream.as_str(), got[0].message.as_str()), ("stderr", "\x1b[31mboom"));
+        assert_eq!(next_offset(wire), Some(9));
     }
 
     #[test]

@@ -59,18 +59,3 @@ pub fn Page(
 pub fn use_me() -> Me {
     use_context::<Me>().unwrap_or(Me { name: String::new(), roles: Vec::new(), can_operate: false, is_admin: false })
 }
-
-/// A page that exists in the menu but whose content is built elsewhere.
-#[component]
-pub fn Placeholder(
-    /// The page's name.
-    title: &'static str,
-    /// What will be here.
-    what: &'static str,
-) -> impl IntoView {
-    view! {
-        <Page title=title.to_string()>
-            <p class="empty">{what}</p>
-        </Page>
-    }
-}

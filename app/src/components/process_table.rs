@@ -161,6 +161,13 @@ fn ProcessRow(p: ProcessInfo, actions: Actions) -> impl IntoView {
         _ => None,
     };
     let name = p.name.clone();
+    // The page's poller has the newest sample; until its first round, what the server sent.
+    let res = crate::components::resources::use_resources();
+    let (n, first) = (p.name.clone(), p.cpu_percent.zip(p.memory_bytes));
+    let cpu_mem = Memo::new(move |_| match res {
+        Some(r) if alive => r.of(&n).or_else(|| r.latest.with(|l| l.is_empty()).then_some(first).flatten()),
+        _ => first.filter(|_| alive),
+    });
     let href = format!("/processes/{}", p.name);
     let select = actions.can_operate.then(|| {
         let (n1, n2) = (name.clone(), name.clone());
@@ -199,8 +206,8 @@ fn ProcessRow(p: ProcessInfo, actions: Actions) -> impl IntoView {
             <td class="num">{p.pid.map(|pid| pid.to_string()).unwrap_or_default()}</td>
             <td class="num">{uptime}</td>
             <td class="num">{p.restarts}</td>
-            <td class="num">{p.cpu_percent.map_or_else(|| "–".to_string(), format_cpu)}</td>
-            <td class="num">{p.memory_bytes.map_or_else(|| "–".to_string(), format_bytes)}</td>
+            <td class="num cpu">{move || cpu_mem.get().map_or_else(|| "–".to_string(), |(c, _)| format_cpu(c))}</td>
+            <td class="num mem">{move || cpu_mem.get().map_or_else(|| "–".to_string(), |(_, m)| format_bytes(m))}</td>
             {controls}
         </tr>
     }

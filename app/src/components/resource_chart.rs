@@ -1,15 +1,13 @@
 //! CPU and memory of one instance over time, as plain SVG (no chart library).
 //!
-//! SEAM (resources): the samples come from the live table — each update of the
-//! instance that carries `cpu_percent`/`memory_bytes` adds a point — so the chart fills
-//! as soon as the engine reports them. A history endpoint can seed `samples` later.
+//! The samples come from the page's [`Resources`](crate::components::resources::Resources)
+//! store, which polls the supervisor's `/proc` sampler every few seconds while the page
+//! is visible; the chart starts empty when the page opens and fills from then on.
 
-use crate::live::Live;
+use crate::components::resources::use_resources;
 use crate::model::{format_bytes, format_cpu, ResourceSample};
 use leptos::prelude::*;
 
-/// How many samples the chart keeps.
-const KEEP: usize = 120;
 const W: f64 = 300.0;
 const H: f64 = 60.0;
 
@@ -40,24 +38,13 @@ pub fn ResourceChart(
     /// Instance name.
     name: String,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
-    let samples = RwSignal::new(Vec::<ResourceSample>::new());
-    Effect::new(move |_| {
-        let current = live.processes.with(|t| t.as_ref().and_then(|t| t.get(&name)).cloned());
-        if let Some(p) = current {
-            if let (Some(cpu), Some(mem)) = (p.cpu_percent, p.memory_bytes) {
-                samples.update(|s| {
-                    s.push(ResourceSample { at: live.now.get_untracked(), cpu_percent: cpu, memory_bytes: mem });
-                    if s.len() > KEEP {
-                        s.remove(0);
-                    }
-                });
-            }
-        }
+    let res = use_resources();
+    let samples = Memo::new(move |_| {
+        res.map(|r| r.history.with(|h| h.get(&name).cloned().unwrap_or_default())).unwrap_or_default()
     });
     view! {
         {move || {
-            let s = samples.get();
+            let s: Vec<ResourceSample> = samples.get();
             if s.is_empty() {
                 return view! { <p class="empty">"No CPU or memory samples yet."</p> }.into_any();
             }

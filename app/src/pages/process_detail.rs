@@ -4,9 +4,10 @@
 use crate::components::log_tail::LogTail;
 use crate::components::page::{use_me, Page};
 use crate::components::resource_chart::ResourceChart;
+use crate::components::resources::Resources;
 use crate::components::timeline::Timeline;
 use crate::live::Live;
-use crate::model::{describe_event, HistoryEvent, ProcessInfo, READ_ONLY_REASON};
+use crate::model::{describe_hook_run, HistoryEvent, ProcessInfo, ResourceUse, READ_ONLY_REASON};
 use crate::server_fns::processes::{
     process_detail, process_history, DetailView, RestartProcess, StartProcess, StopProcess,
 };
@@ -77,6 +78,17 @@ fn Detail(
         None => initial.clone(),
     });
     let first = d.instances.first().map(|p| p.name.clone()).unwrap_or_else(|| d.base.clone());
+    // CPU/memory: polled while the page is visible, seeded with the server's sample.
+    let res = Resources::provide(Some(d.base.clone()));
+    res.record(
+        chrono::Utc::now(),
+        d.instances
+            .iter()
+            .filter_map(|p| {
+                Some(ResourceUse { name: p.name.clone(), cpu_percent: p.cpu_percent?, memory_bytes: p.memory_bytes? })
+            })
+            .collect(),
+    );
     let hooks = hooks_of(&d.spec);
     let spec_rows = spec_rows(&d.spec);
     let edit = (me.can_operate).then(|| {
@@ -164,7 +176,7 @@ fn Detail(
                                                             let hook_name = hook_name.clone();
                                                             Suspend::new(async move {
                                                                 let events = history.await.map(|p| p.events).unwrap_or_default();
-                                                                last_hook_run(&events, &hook_name).unwrap_or_else(|| "–".to_string())
+                                                                hook_run_view(last_hook_run(&events, &hook_name))
                                                             })
                                                         }
                                                     }
@@ -282,17 +294,34 @@ fn spec_rows(spec: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The newest run of the hook `name` among the history events (`hook_*` kinds with the
-/// hook's name in `detail.hook` or `detail.hook_name`). SEAM (engine): hook events.
-fn last_hook_run(events: &[HistoryEvent], name: &str) -> Option<String> {
+/// The newest run of the hook `name` among the history events (`hook_finished`, with
+/// the hook's name in `detail.hook`).
+fn last_hook_run(events: &[HistoryEvent], name: &str) -> Option<HistoryEvent> {
     events
         .iter()
-        .find(|e| {
-            e.kind.starts_with("hook")
-                && [e.detail.get("hook"), e.detail.get("hook_name")]
-                    .into_iter()
-                    .flatten()
-                    .any(|v| v.as_str() == Some(name) || v.get("name").and_then(Value::as_str) == Some(name))
-        })
-        .map(|e| format!("{} · {}", e.at.format("%H:%M:%S"), describe_event(e)))
+        .find(|e| e.kind == "hook_finished" && e.detail.get("hook").and_then(Value::as_str) == Some(name))
+        .cloned()
+}
+
+/// A hook run: when, how it ended (result, exit code, duration) and its output excerpt.
+fn hook_run_view(run: Option<HistoryEvent>) -> AnyView {
+    let Some(e) = run else { return view! { <span class="muted">"never run"</span> }.into_any() };
+    let ok = e.detail.get("result").and_then(|r| r.get("status")).and_then(Value::as_str) == Some("succeeded");
+    let output = e.detail.get("output").and_then(Value::as_str).filter(|o| !o.trim().is_empty()).map(|o| {
+        view! {
+            <details>
+                <summary>"Output"</summary>
+                <pre class="log hook-output">{o.to_string()}</pre>
+            </details>
+        }
+    });
+    view! {
+        <div class=if ok { "hook-run ok" } else { "hook-run bad" } data-instance=e.name.clone()>
+            <time datetime=e.at.to_rfc3339()>{e.at.format("%H:%M:%S").to_string()}</time>
+            " · "
+            <span class="what">{describe_hook_run(&e.detail)}</span>
+            {output}
+        </div>
+    }
+    .into_any()
 }

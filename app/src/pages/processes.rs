@@ -19,6 +19,7 @@ pub fn ProcessesPage() -> impl IntoView {
 #[component]
 fn ProcessesContent() -> impl IntoView {
     let me = use_me();
+    crate::components::resources::Resources::provide(None);
     let initial = Resource::new(|| (), |_| list_processes());
     let query = use_query_map();
     // Without JS the filter is a GET form (`?q=`); with JS it filters as you type.

@@ -43,11 +43,7 @@ pub async fn process_detail(name: String) -> Result<DetailView, AppError> {
         Origin::Api => "api",
     };
     let instances = ops::status(&st, &who, Selector::Base(base.clone())).await?;
-    Ok(DetailView {
-        base,
-        spec,
-        origin: origin_name.to_string(),
-        read_only: origin == Origin::Config,
-        instances: instances.iter().map(ProcessInfo::from).collect(),
-    })
+    let mut instances: Vec<ProcessInfo> = instances.iter().map(ProcessInfo::from).collect();
+    super::fill_resources(&st, &mut instances, Selector::Base(base.clone())).await;
+    Ok(DetailView { base, spec, origin: origin_name.to_string(), read_only: origin == Origin::Config, instances })
 }
