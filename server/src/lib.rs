@@ -42,6 +42,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => Config::default(),
     };
     init_tracing(config.server.logfile.as_deref())?;
+    // Before anything is started or bound: a SIGTERM from now on is a graceful stop.
+    let shutdown = shutdown_signal();
     let app = Application::build(Settings { config, data_dir: args.data_dir.clone() }).await?;
     if let Some(pw) = app.initial_admin_password() {
         let file = args.data_dir.join("initial-admin-password");
@@ -51,7 +53,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     eprintln!("provisr: console on {}/  (API under {})", app.url(), app.state().console.api_base);
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(shutdown).await
 }
 
 /// The log filter: `PROVISR_LOG` (an `EnvFilter` directive), else info without the noise
@@ -85,13 +87,18 @@ pub fn init_tracing(logfile: Option<&std::path::Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT. The handlers are installed when this is *called*, not
+/// when the future is first polled: call it before the daemon starts answering, so a SIGTERM
+/// that arrives as soon as it is up is a graceful stop and never the default action (which
+/// would end the daemon without stopping what it runs).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+    async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
     }
 }
