@@ -1,6 +1,6 @@
 //! `/cronjobs`, `/cronjobs/{name}`, `/cronjobs/{name}/{history,suspend,resume,trigger}`.
 
-use super::jobs::{named_spec, PageQuery};
+use super::jobs::{parse_spec, PageQuery};
 use super::{ApiJson, ApiQuery};
 use crate::caller::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -14,11 +14,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use supervisor::cron::CronJobSpec;
 
-fn parse_spec(body: Value, path_name: Option<&str>) -> ApiResult<CronJobSpec> {
-    serde_json::from_value(named_spec(body, path_name)?)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
-}
-
 /// `GET /cronjobs`: every cronjob's status, by name.
 pub async fn list(State(st): State<ServerState>, Caller(who): Caller) -> ApiResult<Response> {
     Ok(Json(ops::list(&st.app, &who).await?).into_response())
@@ -31,7 +26,7 @@ pub async fn create(
     Caller(who): Caller,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let spec = parse_spec(body, None)?;
+    let spec: CronJobSpec = parse_spec(body, None)?;
     Ok((StatusCode::CREATED, Json(ops::create(&st.app, &who, spec).await?)).into_response())
 }
 
@@ -42,7 +37,7 @@ pub async fn create_named(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let spec = parse_spec(body, Some(&name))?;
+    let spec: CronJobSpec = parse_spec(body, Some(&name))?;
     Ok((StatusCode::CREATED, Json(ops::create(&st.app, &who, spec).await?)).into_response())
 }
 

@@ -53,7 +53,8 @@ pub fn named_spec(body: Value, path_name: Option<&str>) -> ApiResult<Value> {
     Ok(body)
 }
 
-fn parse_spec(body: Value, path_name: Option<&str>) -> ApiResult<JobSpec> {
+/// A job or cronjob spec from a request body (the name from the path, if given).
+pub(super) fn parse_spec<T: serde::de::DeserializeOwned>(body: Value, path_name: Option<&str>) -> ApiResult<T> {
     serde_json::from_value(named_spec(body, path_name)?)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
 }
@@ -70,7 +71,7 @@ pub async fn create(
     Caller(who): Caller,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let spec = parse_spec(body, None)?;
+    let spec: JobSpec = parse_spec(body, None)?;
     Ok((StatusCode::CREATED, Json(ops::create(&st.app, &who, spec).await?)).into_response())
 }
 
@@ -81,7 +82,7 @@ pub async fn create_named(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let spec = parse_spec(body, Some(&name))?;
+    let spec: JobSpec = parse_spec(body, Some(&name))?;
     Ok((StatusCode::CREATED, Json(ops::create(&st.app, &who, spec).await?)).into_response())
 }
 
