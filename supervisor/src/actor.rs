@@ -1119,7 +1119,6 @@ impl Actor {
             tracing::debug!(instance = name, pid, "ignoring the exit of a replaced process");
             return;
         }
-        process::remove_pid_file(&inst.pid_file);
         let uptime = inst.started.take().map(|s| s.elapsed()).unwrap_or_default();
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         let requested = inst.stop_requested;
@@ -1142,6 +1141,11 @@ impl Actor {
             Some(reason) => Decision::GiveUp { reason },
             None => policy::on_exit(spec, &facts),
         };
+        // A restart rewrites the PID file in place; otherwise it goes. (A daemon that dies
+        // before the restart leaves a file naming a dead process, which adoption discards.)
+        if !matches!(decision, Decision::Restart { .. }) {
+            process::remove_pid_file(&inst.pid_file);
+        }
         if matches!(decision, Decision::Restart { .. } | Decision::GiveUp { .. }) && !requested {
             inst.failures.push_back(now_instant);
         }
@@ -1205,10 +1209,24 @@ impl Actor {
             }
             return;
         }
-        if let (ProcessState::Backoff { .. }, Some(due)) = (&inst.state, inst.restart_due.take()) {
-            if !shutting_down {
-                let after = due.saturating_duration_since(Instant::now());
+        if let (ProcessState::Backoff { attempt, .. }, Some(due)) = (&inst.state, inst.restart_due.take()) {
+            if shutting_down {
+                return;
+            }
+            let after = due.saturating_duration_since(Instant::now());
+            if !after.is_zero() {
                 self.set_timer(name, TimerKind::RestartDue, after);
+                return;
+            }
+            // Due already (`restart_interval = "0s"`, or post_stop hooks took longer than
+            // the delay): restart now. A timer would add the timer wheel's millisecond
+            // rounding to every crash-loop restart.
+            let attempt = *attempt;
+            if inst.desired == Desired::Running {
+                inst.restarts = attempt;
+                if let Err(e) = self.request_start(name, attempt) {
+                    tracing::warn!(instance = name, attempt, "restart failed: {e}");
+                }
             }
         }
     }

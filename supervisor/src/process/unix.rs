@@ -9,15 +9,22 @@
 //! * **Exit watch**: one task per live process. It waits on a pidfd, which becomes
 //!   readable when the process exits but does *not* reap it. While the leader is an
 //!   unreaped zombie its pid, hence its group id, cannot be recycled, so the SIGKILL
-//!   sweep of the rest of the group that follows cannot hit a stranger. Only then does
-//!   tokio reap the child and report its status, once the capture has read its output
-//!   to the end (bounded by `logs::DRAIN_GRACE`). A re-adopted process is not our child
-//!   (it was re-parented to init), so its exit is seen through the pidfd alone and its
-//!   exit status is unknown.
-//! * **PID files** hold `<pid>\n<start time>\n` (written to a temporary file and renamed,
-//!   so a reader never sees half a file). A pid alone is not an identity, pid + start
-//!   time is: adoption opens a pidfd first and checks the start time second, so the
-//!   pidfd is known to refer to the recorded process.
+//!   sweep of the rest of the group that follows cannot hit a stranger. Only then is the
+//!   child reaped (`waitpid` on a zombie returns at once) and its status reported, once
+//!   the capture has read its output to the end (bounded by `logs::DRAIN_GRACE`). The
+//!   child is spawned with the standard library's `Command` (`posix_spawn`), not tokio's:
+//!   tokio's child would open and register a second pidfd of its own, and every
+//!   descriptor the daemon holds is copied into, and closed in, every child it spawns.
+//!   A re-adopted process is not our child (it was re-parented to init), so its exit is
+//!   seen through the pidfd alone and its exit status is unknown.
+//! * **PID files** hold `<pid>\n<start time>\n`. A pid alone is not an identity, pid +
+//!   start time is: adoption opens a pidfd first and checks the start time second, so
+//!   the pidfd is known to refer to the recorded process. A PID file is rewritten in
+//!   place (one `pwrite` of a few bytes, then `ftruncate`): a reader sees the old or the
+//!   new record, and only the first two lines count, so a daemon killed between the two
+//!   calls leaves a file that still reads right. Creating a file per spawn (temporary
+//!   file + rename) costs an inode allocation each time, which on ext4 grows with the
+//!   number of recently deleted files: the slowest step of spawning a thousand.
 
 use super::{Exit, PidRecord};
 use crate::logs::{Drain, LogFiles, LogRegistry, DRAIN_GRACE};
@@ -27,16 +34,15 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use rustix::process::PidfdFlags;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::process::{Child, Command};
 
 /// A freshly spawned process.
 #[derive(Debug)]
@@ -72,7 +78,7 @@ pub(crate) enum NotAdopted {
 /// Waits for one process to exit; see the module docs for the order of events.
 #[derive(Debug)]
 pub(crate) enum ExitWatch {
-    /// Our own child: reaped by tokio after the group sweep.
+    /// Our own child: reaped after the group sweep.
     Child {
         /// The pid.
         pid: u32,
@@ -96,17 +102,17 @@ impl ExitWatch {
     /// Resolves once the process has exited and the rest of its group was sent SIGKILL.
     pub(crate) async fn wait(self) -> Exit {
         match self {
-            Self::Child { pid, mut child, pidfd: Some(pidfd), output } => {
+            Self::Child { pid, child, pidfd: Some(pidfd), output } => {
                 if let Err(e) = pidfd.readable().await {
                     tracing::warn!(pid, "waiting on pidfd: {e}");
                 }
                 sweep(pid);
                 drop(pidfd);
                 drained(pid, output).await;
-                exit_of(child.wait().await)
+                reap(child).await
             }
-            Self::Child { pid, mut child, pidfd: None, output } => {
-                let exit = exit_of(child.wait().await);
+            Self::Child { pid, child, pidfd: None, output } => {
+                let exit = reap(child).await;
                 sweep(pid);
                 drained(pid, output).await;
                 exit
@@ -127,6 +133,19 @@ impl ExitWatch {
 async fn drained(pid: u32, output: Drain) {
     if !output.wait(DRAIN_GRACE).await {
         tracing::debug!(pid, "output still open {DRAIN_GRACE:?} after the exit; reporting the exit anyway");
+    }
+}
+
+/// Reaps `child`: at once when it is a zombie already (its pidfd said so), else on a
+/// blocking thread (no pidfd on this kernel).
+async fn reap(mut child: Child) -> Exit {
+    match child.try_wait() {
+        Ok(Some(status)) => exit_of(Ok(status)),
+        Ok(None) => match tokio::task::spawn_blocking(move || child.wait()).await {
+            Ok(status) => exit_of(status),
+            Err(e) => exit_of(Err(io::Error::other(e))),
+        },
+        Err(e) => exit_of(Err(e)),
     }
 }
 
@@ -196,8 +215,7 @@ pub(crate) fn spawn(
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w))
-        .process_group(0)
-        .kill_on_drop(false);
+        .process_group(0);
     if let Some(env) = env {
         cmd.env_clear().envs(env);
     }
@@ -209,7 +227,7 @@ pub(crate) fn spawn(
     // would never see the end of the output.
     drop(cmd);
     let child = spawned.map_err(|e| format!("cannot execute {program:?}: {e}"))?;
-    let pid = child.id().ok_or("the child has no pid")?;
+    let pid = child.id();
     // The child is not reaped until its watch task says so: /proc/<pid> and the pid
     // itself stay valid here even if it has already exited.
     let start_time = proc_stat(pid).map(|s| s.start_time).ok();
@@ -291,23 +309,22 @@ pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
     }
 }
 
-/// Writes `<pid>\n<start time>\n` atomically (temporary file + rename), creating the
-/// directory (0755) if needed.
+/// Writes `<pid>\n<start time>\n` in place (see the module docs), creating the file
+/// (0644) and its directory (0755) if needed.
 pub(crate) fn write_pid_file(path: &Path, record: PidRecord) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        create_dir(dir)?;
-    }
-    let name = path.file_name().unwrap_or(OsStr::new("pid"));
-    let tmp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut f: File = OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
-        write!(f, "{}\n{}\n", record.pid, record.start_time)?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let open = || OpenOptions::new().write(true).create(true).truncate(false).mode(0o644).open(path);
+    let file = match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                create_dir(dir)?;
+            }
+            open()?
+        }
+        other => other?,
+    };
+    let text = format!("{}\n{}\n", record.pid, record.start_time);
+    file.write_all_at(text.as_bytes(), 0)?;
+    file.set_len(text.len() as u64)
 }
 
 /// Reads a PID file; `Ok(None)` when there is none.
@@ -433,6 +450,13 @@ mod tests {
         let mode = fs::metadata(path.parent().expect("parent")).expect("dir").permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
         assert_eq!(fs::read_dir(path.parent().expect("parent")).expect("ls").count(), 1, "no temp file left");
+        // Rewritten in place: a shorter record leaves nothing of the longer one.
+        write_pid_file(&path, PidRecord { pid: 1_234_567, start_time: 89_012_345 }).expect("write");
+        write_pid_file(&path, PidRecord { pid: 42, start_time: 7 }).expect("rewrite");
+        assert_eq!(fs::read_to_string(&path).expect("read"), "42\n7\n");
+        // A daemon killed between the write and the truncation: the first two lines count.
+        fs::write(&path, "42\n7\n567\n89012345\n").expect("write");
+        assert_eq!(read_pid_file(&path).expect("read"), Some(PidRecord { pid: 42, start_time: 7 }));
         fs::write(&path, "1234\n").expect("write");
         assert!(read_pid_file(&path).is_err(), "a pid without start time cannot be verified");
         remove_pid_file(&path);
