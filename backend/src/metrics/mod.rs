@@ -47,6 +47,9 @@
 //! Counters count what this daemon saw: they start at zero with each daemon, and events
 //! missed during a lag (the gauges are resynchronised, counts cannot be) are not counted.
 
+mod process;
+
+use process::{ProcessFamilies, Sample};
 use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -173,15 +176,7 @@ struct Tracked {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    starts: Owned<IntCounterVec>,
-    restarts: Owned<IntCounterVec>,
-    stops: Owned<IntCounterVec>,
-    exits: Owned<IntCounterVec>,
-    exit_codes: Owned<IntCounterVec>,
-    exit_signals: Owned<IntCounterVec>,
-    state: IntGaugeVec,
-    cpu: GaugeVec,
-    rss: IntGaugeVec,
+    processes: Arc<ProcessFamilies>,
     job_runs: Owned<IntCounterVec>,
     job_duration: Owned<HistogramVec>,
     attempts_started: Owned<IntCounterVec>,
@@ -219,7 +214,20 @@ fn int_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> In
     g
 }
 
-/// The `reason` of `provisr_process_exits_total`.
+/// The process families, registered while [`Metrics`] keeps updating them.
+struct SharedProcesses(Arc<ProcessFamilies>);
+
+impl Collector for SharedProcesses {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.0.collect()
+    }
+}
+
+/// The `reason` of `provisr_process_exits_total` (one of `process::EXIT_REASONS`).
 fn exit_reason(code: Option<i32>, signal: Option<i32>, requested: bool, failed_start: bool) -> &'static str {
     match (requested, failed_start, code, signal) {
         (true, ..) => "requested",
@@ -278,48 +286,7 @@ impl Metrics {
         )
         .expect("a valid metric definition");
         let metrics = Metrics {
-            starts: counter(&r, "provisr_process_starts_total", "Processes spawned.", &["name"], 1),
-            restarts: counter(&r, "provisr_process_restarts_total", "Automatic restarts of a process.", &["name"], 1),
-            stops: counter(
-                &r,
-                "provisr_process_stops_total",
-                "Processes that ended because a stop was asked for.",
-                &["name"],
-                1,
-            ),
-            exits: counter(&r, "provisr_process_exits_total", "Process ends, by reason.", &["name", "reason"], 1),
-            exit_codes: counter(
-                &r,
-                "provisr_process_exit_codes_total",
-                "Process ends by exit code.",
-                &["name", "code"],
-                1,
-            ),
-            exit_signals: counter(
-                &r,
-                "provisr_process_exit_signals_total",
-                "Process ends by terminating signal.",
-                &["name", "signal"],
-                1,
-            ),
-            state: int_gauge(
-                &r,
-                "provisr_process_state",
-                "1 for the current state of each instance.",
-                &["name", "state"],
-            ),
-            cpu: gauge(
-                &r,
-                "provisr_process_cpu_percent",
-                "CPU use of the process group in percent of one core.",
-                &["name"],
-            ),
-            rss: int_gauge(
-                &r,
-                "provisr_process_rss_bytes",
-                "Resident memory of the process group in bytes.",
-                &["name"],
-            ),
+            processes: Arc::new(ProcessFamilies::new()),
             job_runs: counter(
                 &r,
                 "provisr_job_runs_total",
@@ -392,7 +359,8 @@ impl Metrics {
             .expect("a valid metric definition");
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         for c in [
-            Box::new(metrics.uptime.clone()) as Box<dyn Collector>,
+            Box::new(SharedProcesses(Arc::clone(&metrics.processes))) as Box<dyn Collector>,
+            Box::new(metrics.uptime.clone()),
             Box::new(metrics.resyncs.clone()),
             Box::new(build_info),
         ] {
@@ -469,23 +437,10 @@ impl Metrics {
     fn count(&self, e: &Event) {
         let name = e.name.as_str();
         match &e.kind {
-            EventKind::Started { attempt, .. } => {
-                self.starts.get(&[name]).inc();
-                if *attempt > 0 {
-                    self.restarts.get(&[name]).inc();
-                }
-            }
+            EventKind::Started { attempt, .. } => self.processes.started(name, *attempt > 0),
             EventKind::Exited { code, signal, requested, failed_start, .. } => {
-                if *requested {
-                    self.stops.get(&[name]).inc();
-                }
-                self.exits.get(&[name, exit_reason(*code, *signal, *requested, *failed_start)]).inc();
-                if let Some(code) = code {
-                    self.exit_codes.get(&[name, &code.to_string()]).inc();
-                }
-                if let Some(signal) = signal {
-                    self.exit_signals.get(&[name, &signal.to_string()]).inc();
-                }
+                let reason = exit_reason(*code, *signal, *requested, *failed_start);
+                self.processes.ended(name, reason, *requested, *code, *signal);
             }
             EventKind::Job(job) => self.count_job(job),
             EventKind::Cron(cron) => {
@@ -526,9 +481,7 @@ impl Metrics {
         let mut t = lock(&self.tracked);
         match &e.kind {
             EventKind::InstanceRemoved { .. } => {
-                for s in STATES {
-                    let _ = self.state.remove_label_values(&[e.name.as_str(), s]);
-                }
+                self.processes.remove_state(&e.name);
                 t.processes.remove(&e.name);
                 self.retire(&mut t, Owner::Process(e.name.clone()));
             }
@@ -565,7 +518,7 @@ impl Metrics {
     /// longer there is retired.
     fn resync(&self, procs: &Snapshot, jobs: &JobsSnapshot) {
         let mut t = lock(&self.tracked);
-        self.state.reset();
+        self.processes.clear_states();
         let live: HashSet<String> = procs.processes.iter().map(|p| p.name.clone()).collect();
         for gone in t.processes.difference(&live).cloned().collect::<Vec<_>>() {
             self.retire(&mut t, Owner::Process(gone));
@@ -606,9 +559,7 @@ impl Metrics {
     }
 
     fn set_state(&self, name: &str, current: &str) {
-        for s in STATES {
-            self.state.with_label_values(&[name, s]).set(i64::from(s == current));
-        }
+        self.processes.set_state(name, current);
     }
 
     /// A job's status after an event: its key's sums and gauges.
@@ -695,14 +646,7 @@ impl Metrics {
         for owner in due {
             t.retired.remove(&owner);
             match owner {
-                Owner::Process(name) => {
-                    let o = [name];
-                    for c in
-                        [&self.starts, &self.restarts, &self.stops, &self.exits, &self.exit_codes, &self.exit_signals]
-                    {
-                        c.forget(&o);
-                    }
-                }
+                Owner::Process(name) => self.processes.forget(&name),
                 Owner::Job((job_name, cronjob)) => {
                     let o = [job_name, cronjob];
                     for c in [&self.job_runs, &self.attempts_started, &self.attempts_ended] {
@@ -720,12 +664,12 @@ impl Metrics {
     pub async fn render(&self, sup: &SupervisorHandle) -> supervisor::Result<String> {
         let samples = sup.resources(Selector::All).await?;
         self.uptime.set(self.started.elapsed().as_secs_f64());
-        self.cpu.reset();
-        self.rss.reset();
-        for s in &samples {
-            self.cpu.with_label_values(&[&s.name]).set(s.cpu_percent);
-            self.rss.with_label_values(&[&s.name]).set(i64::try_from(s.rss_bytes).unwrap_or(i64::MAX));
-        }
+        self.processes.set_samples(
+            samples
+                .into_iter()
+                .map(|s| Sample { name: s.name, cpu_percent: s.cpu_percent, rss_bytes: s.rss_bytes })
+                .collect(),
+        );
         self.sweep();
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding into memory");
