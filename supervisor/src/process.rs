@@ -18,7 +18,7 @@ mod unix;
 
 pub(crate) use unix::{
     adopt, find_program, proc_stat, remove_pid_file, signal_group, spawn, started_at, write_pid_file, ExitWatch,
-    NotAdopted,
+    NotAdopted, Spawned,
 };
 
 /// Characters that make a `command` string shell syntax rather than a plain argv.

@@ -38,10 +38,26 @@ pub(crate) fn tail(path: &Path, max: usize) -> io::Result<(Vec<u8>, chrono::Date
     Ok((data, at))
 }
 
-/// Creates the file's directory and the file (mode 0644) if missing: a spawn fails early,
-/// with the path in the message, when its log file cannot be written.
+/// Creates the file's directory if missing and checks that the file can be written (it
+/// if exists, else the directory): a spawn fails early, with the path in the message, when
+/// its log file could not be written. The file itself is created by the first output
+/// ([`FileSink`]): a process that writes nothing costs no file, and creating files is the
+/// slowest part of spawning many processes (an inode each).
 pub(crate) fn check(path: &Path) -> Result<(), String> {
-    open(path).map(drop).map_err(|e| format!("cannot open log file {}: {e}", path.display()))
+    let fail = |e: io::Error| format!("cannot open log file {}: {e}", path.display());
+    match rustix::fs::access(path, rustix::fs::Access::WRITE_OK) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(fail(e.into())),
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(fail)?;
+    }
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).map_err(|e| fail(e.into()))
 }
 
 fn open(path: &Path) -> io::Result<File> {

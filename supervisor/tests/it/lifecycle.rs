@@ -339,3 +339,41 @@ async fn dropping_every_handle_leaves_processes_running() {
     next.shutdown().await;
     eventually("the survivor is stopped", || !alive(pid)).await;
 }
+
+/// A hundred instances are spawned side by side (more than one thread): every one runs
+/// its own process, leads its group, has its own PID file, and is started once.
+#[tokio::test]
+async fn many_instances_are_spawned_each_with_its_own_pid_file() {
+    let mut sup = spawn_supervisor();
+    let mut spec = sh("many", "sleep 300");
+    spec.instances = 100;
+    let ack = sup.register(spec).await;
+    assert!(ack.failed.is_empty(), "{:?}", ack.failed);
+    assert_eq!(ack.names.len(), 100);
+
+    let mut pids = std::collections::HashSet::new();
+    for i in 1..=100 {
+        let name = format!("many-{i}");
+        let status = sup.status(&name).await;
+        let ProcessState::Running { pid, .. } = status.state else { panic!("{name} not running: {status:?}") };
+        let stat = proc_stat(pid).expect("stat");
+        assert_eq!(stat.pgrp, pid as i32, "{name} leads its own group");
+        let text = fs::read_to_string(sup.pid_dir().join(format!("{name}.pid"))).expect("PID file");
+        assert_eq!(text, format!("{pid}\n{}\n", stat.start_time), "{name}");
+        assert!(pids.insert(pid), "{name} has a process of its own");
+    }
+    let events = sup.drain_sink();
+    for i in 1..=100 {
+        let started = events
+            .iter()
+            .filter(|e| e.name == format!("many-{i}") && matches!(e.kind, EventKind::Started { .. }))
+            .count();
+        assert_eq!(started, 1, "many-{i} started once");
+    }
+
+    let ticket = sup.handle.stop(Selector::Base("many".into())).await.expect("stop");
+    within("stop", ticket.wait()).await;
+    eventually("every process is gone", || pids.iter().all(|pid| !alive(*pid))).await;
+    assert_eq!(fs::read_dir(sup.pid_dir()).expect("pid dir").count(), 0, "every PID file removed");
+    sup.shutdown().await;
+}
