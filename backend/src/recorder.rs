@@ -105,13 +105,14 @@ pub fn spawn_with(
     (RecorderHandle { persisted: rx }, task)
 }
 
-/// One store operation, in event order; consecutive instance upserts are merged.
+/// One store operation, in event order; consecutive instance upserts, wishes and removals
+/// are merged (stopping or removing a thousand instances is one statement, not a thousand).
 enum Op<'a> {
     UpsertProcess(&'a ProcessSpec, Origin),
     DeleteProcess(&'a str),
     UpsertInstances(Vec<(&'a str, &'a str, Desired)>),
-    DeleteInstance(&'a str),
-    SetDesired(&'a str, Desired),
+    DeleteInstances(Vec<&'a str>),
+    SetDesired(Vec<&'a str>, Desired),
     Job(&'a Event, &'a supervisor::jobs::JobEvent),
     Cron(&'a Event, &'a supervisor::cron::CronEvent),
 }
@@ -151,8 +152,22 @@ fn plan<'a>(batch: &'a [Arc<Event>], run_id: &str) -> (Vec<Op<'a>>, Vec<process_
                 }
                 Op::UpsertInstances(vec![(&e.name, base, desired)])
             }
-            EventKind::InstanceRemoved { .. } => Op::DeleteInstance(&e.name),
-            EventKind::DesiredChanged { desired } => Op::SetDesired(&e.name, *desired),
+            EventKind::InstanceRemoved { .. } => {
+                if let Some(Op::DeleteInstances(v)) = ops.last_mut() {
+                    v.push(&e.name);
+                    continue;
+                }
+                Op::DeleteInstances(vec![&e.name])
+            }
+            EventKind::DesiredChanged { desired } => {
+                if let Some(Op::SetDesired(v, last)) = ops.last_mut() {
+                    if last == desired {
+                        v.push(&e.name);
+                        continue;
+                    }
+                }
+                Op::SetDesired(vec![&e.name], *desired)
+            }
             EventKind::Job(j) => Op::Job(e, j),
             EventKind::Cron(c) => Op::Cron(e, c),
             _ => continue,
@@ -175,8 +190,8 @@ async fn persist(
             Op::UpsertProcess(spec, origin) => processes::upsert(&txn, spec, origin).await?,
             Op::DeleteProcess(name) => processes::delete(&txn, name).await?,
             Op::UpsertInstances(list) => processes::set_instances(&txn, &list).await?,
-            Op::DeleteInstance(name) => processes::delete_instance(&txn, name).await?,
-            Op::SetDesired(name, desired) => processes::set_desired(&txn, name, desired).await?,
+            Op::DeleteInstances(names) => processes::delete_instances(&txn, &names).await?,
+            Op::SetDesired(names, desired) => processes::set_desired(&txn, &names, desired).await?,
             Op::Job(e, j) => jobs::job_event(&txn, &e.name, e.at, j, &excerpts.get(&e.seq).cloned()).await?,
             Op::Cron(e, c) => jobs::cron_event(&txn, &e.name, e.at, c).await?,
         }

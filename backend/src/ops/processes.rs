@@ -241,9 +241,8 @@ async fn retire(
             if whole {
                 processes::delete(db, &name).await?;
             } else {
-                for n in &names {
-                    processes::delete_instance(db, n).await?;
-                }
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                processes::delete_instances(db, &names).await?;
             }
         }
     }

@@ -147,19 +147,27 @@ pub async fn set_instance(
     set_instances(db, &[(name, base, desired)]).await
 }
 
-/// Changes an instance's wish (no-op when the instance row does not exist).
-pub async fn set_desired(db: &impl ConnectionTrait, name: &str, desired: Desired) -> Result<(), StoreError> {
-    process_instance::Entity::update_many()
-        .col_expr(process_instance::Column::Desired, sea_orm::sea_query::Expr::value(desired_str(desired)))
-        .col_expr(process_instance::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
-        .filter(process_instance::Column::Name.eq(name))
-        .exec(db)
-        .await?;
+/// Sets the wish of the instances `names` (one statement per 500).
+pub async fn set_desired(db: &impl ConnectionTrait, names: &[&str], desired: Desired) -> Result<(), StoreError> {
+    let now = Utc::now();
+    for chunk in names.chunks(500) {
+        process_instance::Entity::update_many()
+            .col_expr(process_instance::Column::Desired, sea_orm::sea_query::Expr::value(desired_str(desired)))
+            .col_expr(process_instance::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(process_instance::Column::Name.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
-/// Removes an instance.
-pub async fn delete_instance(db: &impl ConnectionTrait, name: &str) -> Result<(), StoreError> {
-    process_instance::Entity::delete_by_id(name.to_string()).exec(db).await?;
+/// Removes the instances `names` (one statement per 500).
+pub async fn delete_instances(db: &impl ConnectionTrait, names: &[&str]) -> Result<(), StoreError> {
+    for chunk in names.chunks(500) {
+        process_instance::Entity::delete_many()
+            .filter(process_instance::Column::Name.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }

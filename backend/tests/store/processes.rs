@@ -47,8 +47,10 @@ async fn registrations_upsert_load_delete(t: TestDb) {
         "the spec round-trips exactly, with each instance's wish"
     );
 
-    processes::set_desired(&t.db, "web-2", Desired::Running).await.expect("set_desired");
-    processes::set_desired(&t.db, "no-such-instance", Desired::Stopped).await.expect("a missing instance is a no-op");
+    processes::set_desired(&t.db, &["web-2"], Desired::Running).await.expect("set_desired");
+    processes::set_desired(&t.db, &["no-such-instance"], Desired::Stopped)
+        .await
+        .expect("a missing instance is a no-op");
     processes::set_instance(&t.db, "web-1", "web", Desired::Stopped).await.expect("set_instance again updates");
     let loaded = load(&t).await;
     assert_eq!(loaded.len(), 1);
@@ -71,7 +73,7 @@ async fn registrations_upsert_load_delete(t: TestDb) {
     let names: Vec<String> = load(&t).await.into_iter().map(|s| s.spec.name).collect();
     assert_eq!(names, ["a-db", "web"]);
 
-    processes::delete_instance(&t.db, "web-2").await.expect("delete_instance");
+    processes::delete_instances(&t.db, &["web-2", "no-such-instance"]).await.expect("delete_instances");
     let web = load(&t).await.into_iter().find(|s| s.spec.name == "web").expect("web still registered");
     assert_eq!(web.instances, wishes(&[("web-1", Desired::Stopped)]));
 
