@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::event::{Decision, Event, EventBus, EventKind};
 use crate::handle::{Ack, Command, RegisterOptions, Snapshot, StopTicket, SupervisorHandle};
 use crate::hooks::{self, HookContext, HookMsg, HookPhase};
-use crate::logs::{LogConfig, LogRegistry};
+use crate::logs::{LogConfig, LogFiles, LogRegistry};
 use crate::order;
 use crate::policy::{self, ExitFacts};
 use crate::process::{self, Exit, NotAdopted, PidRecord};
@@ -1031,53 +1031,56 @@ impl Actor {
     /// the instance is `Fatal` and the error is returned for [`Ack::failed`].
     fn spawn(&mut self, name: &str, attempt: u32) -> std::result::Result<(), String> {
         let order = self.spawn_order(name);
-        let spawned = order.run(&self.logs);
+        let spawned = order.run().and_then(|started| process::watch(started, name, &order.files, &self.logs));
         let pid_file = order.pid_file;
         self.spawned(name, attempt, pid_file, spawned)
     }
 
     /// Spawns the instances `names` (each ready to spawn, attempt 0) side by side on a
-    /// few threads, then records each outcome in order as [`Actor::spawn`] does. Spawning
-    /// is mostly waiting for the kernel to copy and exec each child: on a thousand
-    /// processes, two threads on two cores take about half the time of one. Returns the
-    /// instances that could not be spawned, with the reason.
+    /// few threads, then watches and records each in order as [`Actor::spawn`] does.
+    /// Spawning is mostly waiting for the kernel to copy and exec each child and to create
+    /// its PID file, which two threads on two cores overlap. What a process keeps for its
+    /// lifetime (exit watch, capture) is allocated here, on the actor's thread: allocated
+    /// on the short-lived helpers it would pin their malloc arenas. Returns the instances
+    /// that could not be spawned, with the reason.
     fn spawn_batch(&mut self, names: &[String]) -> Vec<(String, String)> {
         const PER_THREAD: usize = 32;
         let orders: Vec<SpawnOrder<'_>> = names.iter().map(|name| self.spawn_order(name)).collect();
         let threads = std::thread::available_parallelism().map_or(1, usize::from).min(4).min(orders.len() / PER_THREAD);
-        let results: Vec<std::result::Result<process::Spawned, String>> = if threads <= 1 {
-            orders.iter().map(|order| order.run(&self.logs)).collect()
+        let started: Vec<std::result::Result<process::Started, String>> = if threads <= 1 {
+            orders.iter().map(SpawnOrder::run).collect()
         } else {
-            let logs = &self.logs;
-            let runtime = tokio::runtime::Handle::current();
             let chunk = orders.len().div_ceil(threads);
             std::thread::scope(|scope| {
                 let mut chunks = orders.chunks(chunk);
                 let first = chunks.next().unwrap_or_default();
                 let helpers: Vec<_> = chunks
-                    .map(|part| {
-                        let runtime = runtime.clone();
-                        scope.spawn(move || {
-                            // The pidfds are registered with the runtime's reactor.
-                            let _entered = runtime.enter();
-                            part.iter().map(|order| order.run(logs)).collect::<Vec<_>>()
-                        })
-                    })
+                    .map(|part| scope.spawn(move || part.iter().map(SpawnOrder::run).collect::<Vec<_>>()))
                     .collect();
-                let mut results: Vec<_> = first.iter().map(|order| order.run(logs)).collect();
+                let mut started: Vec<_> = first.iter().map(SpawnOrder::run).collect();
                 for helper in helpers {
                     match helper.join() {
-                        Ok(part) => results.extend(part),
+                        Ok(part) => started.extend(part),
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
                 }
-                results
+                started
             })
         };
-        let pid_files: Vec<PathBuf> = orders.into_iter().map(|order| order.pid_file).collect();
+        let watched: Vec<_> = orders
+            .into_iter()
+            .zip(started)
+            .map(|(order, started)| {
+                let spawned = started.and_then(|s| process::watch(s, order.instance, &order.files, &self.logs));
+                (order.pid_file, spawned)
+            })
+            .collect();
+        if threads > 1 {
+            trim_heap();
+        }
         let mut failed = Vec::new();
-        for ((name, pid_file), result) in names.iter().zip(pid_files).zip(results) {
-            if let Err(e) = self.spawned(name, 0, pid_file, result) {
+        for (name, (pid_file, spawned)) in names.iter().zip(watched) {
+            if let Err(e) = self.spawned(name, 0, pid_file, spawned) {
                 failed.push((name.to_string(), e));
             }
         }
@@ -1090,7 +1093,13 @@ impl Actor {
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
         // Without a global or spec environment the child inherits the daemon's as it is.
         let env = (!self.env_inherited || !spec.env.is_empty()).then(|| env::apply_map(&self.env, &spec.env.0));
-        SpawnOrder { spec, instance: name, env, pid_file: process::pid_file(spec, name, &self.pid_dir) }
+        SpawnOrder {
+            spec,
+            instance: name,
+            env,
+            files: LogFiles::resolve(spec, name, self.logs.config()),
+            pid_file: process::pid_file(spec, name, &self.pid_dir),
+        }
     }
 
     /// Records the outcome of spawning `name`: its state, the exit watch, the event.
@@ -1467,13 +1476,15 @@ struct SpawnOrder<'a> {
     spec: &'a ProcessSpec,
     instance: &'a str,
     env: Option<EnvMap>,
+    files: LogFiles,
     pid_file: PathBuf,
 }
 
 impl SpawnOrder<'_> {
-    /// Spawns the process and writes its PID file.
-    fn run(&self, logs: &LogRegistry) -> std::result::Result<process::Spawned, String> {
-        let spawned = process::spawn(self.spec, self.instance, self.env.as_ref(), logs)?;
+    /// Spawns the process and writes its PID file (system calls only, see
+    /// [`process::start`]).
+    fn run(&self) -> std::result::Result<process::Started, String> {
+        let spawned = process::start(self.spec, self.env.as_ref(), &self.files)?;
         let (name, pid) = (self.instance, spawned.pid);
         match spawned.start_time {
             Some(start_time) => {
@@ -1484,6 +1495,18 @@ impl SpawnOrder<'_> {
             None => tracing::warn!(instance = name, pid, "no start time: no PID file, so no re-adoption"),
         }
         Ok(spawned)
+    }
+}
+
+/// Gives the memory freed after a batch spawn (the helpers' temporaries) back to the
+/// system; glibc keeps it otherwise.
+#[allow(unsafe_code)]
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of the allocator's own arenas; it
+    // takes the arenas' locks and is safe to call from any thread at any time.
+    unsafe {
+        nix::libc::malloc_trim(0);
     }
 }
 

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 mod unix;
 
 pub(crate) use unix::{
-    adopt, find_program, proc_stat, remove_pid_file, signal_group, spawn, started_at, write_pid_file, ExitWatch,
-    NotAdopted, Spawned,
+    adopt, find_program, proc_stat, remove_pid_file, signal_group, spawn, start, started_at, watch, write_pid_file,
+    ExitWatch, NotAdopted, Spawned, Started,
 };
 
 /// Characters that make a `command` string shell syntax rather than a plain argv.

@@ -49,8 +49,6 @@ use tokio::io::Interest;
 pub(crate) struct Spawned {
     /// Its pid, which is also its process group id.
     pub pid: u32,
-    /// Its start time, for the PID file (`None` if `/proc` could not be read).
-    pub start_time: Option<u64>,
     /// Resolves when it has exited; hand it to a task.
     pub watch: ExitWatch,
 }
@@ -189,6 +187,31 @@ pub(crate) fn spawn(
     env: Option<&crate::env::EnvMap>,
     logs: &LogRegistry,
 ) -> Result<Spawned, String> {
+    let files = LogFiles::resolve(spec, instance, logs.config());
+    let started = start(spec, env, &files)?;
+    watch(started, instance, &files, logs)
+}
+
+/// A process just spawned, before its exit and output are watched ([`watch`]).
+#[derive(Debug)]
+pub(crate) struct Started {
+    child: Child,
+    /// Its pid, which is also its process group id.
+    pub pid: u32,
+    /// Its start time, for the PID file (`None` if `/proc` could not be read).
+    pub start_time: Option<u64>,
+    out_r: OwnedFd,
+    err_r: OwnedFd,
+}
+
+/// The system calls of a spawn, and nothing that outlives it on the heap: many of these
+/// may run side by side on short-lived threads (see the actor's batch spawn), while what
+/// the process keeps for its lifetime is allocated by [`watch`], on the caller's thread.
+pub(crate) fn start(
+    spec: &crate::spec::ProcessSpec,
+    env: Option<&crate::env::EnvMap>,
+    files: &LogFiles,
+) -> Result<Started, String> {
     let argv = super::argv(spec);
     let (program, args) = argv.split_first().ok_or("empty command")?;
     if let Some(dir) = &spec.work_dir {
@@ -196,8 +219,7 @@ pub(crate) fn spawn(
             return Err(format!("work_dir {} is not a directory", dir.display()));
         }
     }
-    let files = LogFiles::resolve(spec, instance, logs.config());
-    LogRegistry::check_files(&files)?;
+    LogRegistry::check_files(files)?;
     let ([out_r, err_r], [out_w, err_w]) =
         LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
     // The program is looked up on the child's PATH here, so the standard library can use
@@ -231,6 +253,12 @@ pub(crate) fn spawn(
     // The child is not reaped until its watch task says so: /proc/<pid> and the pid
     // itself stay valid here even if it has already exited.
     let start_time = proc_stat(pid).map(|s| s.start_time).ok();
+    Ok(Started { child, pid, start_time, out_r, err_r })
+}
+
+/// Watches a [`Started`] process: its exit through a pidfd, its output through the capture.
+pub(crate) fn watch(started: Started, instance: &str, files: &LogFiles, logs: &LogRegistry) -> Result<Spawned, String> {
+    let Started { child, pid, out_r, err_r, .. } = started;
     let pidfd = match open_pidfd(pid) {
         Ok(fd) => Some(fd),
         Err(e) => {
@@ -238,12 +266,12 @@ pub(crate) fn spawn(
             None
         }
     };
-    let output = logs.capture(instance, Some(out_r), Some(err_r), &files).map_err(|e| {
+    let output = logs.capture(instance, Some(out_r), Some(err_r), files).map_err(|e| {
         // Not started as far as the caller knows: leave nothing running.
         let _ = signal_group(pid, Signal::SIGKILL);
         format!("cannot capture the output: {e}")
     })?;
-    Ok(Spawned { pid, start_time, watch: ExitWatch::Child { pid, child, pidfd, output } })
+    Ok(Spawned { pid, watch: ExitWatch::Child { pid, child, pidfd, output } })
 }
 
 fn create_dir(dir: &Path) -> io::Result<()> {
