@@ -1087,7 +1087,8 @@ impl Actor {
         failed
     }
 
-    /// What spawning `name` takes, owned, so that it can run on another thread.
+    /// What spawning `name` takes: the spec borrowed, the rest computed here, so that the
+    /// spawn itself can run on another thread.
     fn spawn_order<'a>(&'a self, name: &'a str) -> SpawnOrder<'a> {
         let inst = self.instances.get(name).expect("spawn: instance exists");
         let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
@@ -1308,12 +1309,21 @@ impl Actor {
             // the delay): restart now. A timer would add the timer wheel's millisecond
             // rounding to every crash-loop restart.
             let attempt = *attempt;
-            if inst.desired == Desired::Running {
-                inst.restarts = attempt;
-                if let Err(e) = self.request_start(name, attempt) {
-                    tracing::warn!(instance = name, attempt, "restart failed: {e}");
-                }
-            }
+            self.restart(name, attempt);
+        }
+    }
+
+    /// The automatic restart of an instance in backoff whose delay is over, unless it is
+    /// no longer wished running or the daemon is shutting down.
+    fn restart(&mut self, name: &str, attempt: u32) {
+        let shutting_down = self.shutdown.is_some();
+        let inst = self.instance_mut(name);
+        if inst.desired != Desired::Running || shutting_down {
+            return;
+        }
+        inst.restarts = attempt;
+        if let Err(e) = self.request_start(name, attempt) {
+            tracing::warn!(instance = name, attempt, "restart failed: {e}");
         }
     }
 
@@ -1341,14 +1351,7 @@ impl Actor {
                 }
                 self.emit_instance(&name, EventKind::Killed { pid });
             }
-            (TimerKind::RestartDue, ProcessState::Backoff { attempt, .. })
-                if inst.desired == Desired::Running && self.shutdown.is_none() =>
-            {
-                inst.restarts = attempt;
-                if let Err(e) = self.request_start(&name, attempt) {
-                    tracing::warn!(instance = name, attempt, "restart failed: {e}");
-                }
-            }
+            (TimerKind::RestartDue, ProcessState::Backoff { attempt, .. }) => self.restart(&name, attempt),
             _ => {}
         }
     }
