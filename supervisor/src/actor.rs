@@ -120,6 +120,7 @@ impl Supervisor {
             release_again: false,
             waiting: BTreeSet::new(),
             rng: seed | 1,
+            pid_files: process::PidFiles::open(&config.pid_dir),
             pid_dir: config.pid_dir,
             logs: Arc::clone(&logs),
             bus: events.clone(),
@@ -283,6 +284,8 @@ struct Actor {
     /// State of the jitter generator (xorshift).
     rng: u64,
     pid_dir: PathBuf,
+    /// Writes and removes the PID files, off the spawn path.
+    pid_files: process::PidFiles,
     logs: Arc<LogRegistry>,
     /// Shared with the jobs controller: numbers and publishes events.
     bus: EventBus,
@@ -1031,7 +1034,11 @@ impl Actor {
     /// the instance is `Fatal` and the error is returned for [`Ack::failed`].
     fn spawn(&mut self, name: &str, attempt: u32) -> std::result::Result<(), String> {
         let order = self.spawn_order(name);
-        let spawned = order.run().and_then(|started| process::watch(started, name, &order.files, &self.logs));
+        let started = order.run();
+        if let Ok(started) = &started {
+            self.pid_files.write(order.pid_record(started).into_iter().collect());
+        }
+        let spawned = started.and_then(|started| process::watch(started, name, &order.files, &self.logs));
         let pid_file = order.pid_file;
         self.spawned(name, attempt, pid_file, spawned)
     }
@@ -1067,6 +1074,12 @@ impl Actor {
                 started
             })
         };
+        let records = orders
+            .iter()
+            .zip(&started)
+            .filter_map(|(order, started)| order.pid_record(started.as_ref().ok()?))
+            .collect();
+        self.pid_files.write(records);
         let watched: Vec<_> = orders
             .into_iter()
             .zip(started)
@@ -1231,7 +1244,7 @@ impl Actor {
         // A restart rewrites the PID file in place; otherwise it goes. (A daemon that dies
         // before the restart leaves a file naming a dead process, which adoption discards.)
         if !matches!(decision, Decision::Restart { .. }) {
-            process::remove_pid_file(&inst.pid_file);
+            self.pid_files.remove(inst.pid_file.clone());
         }
         if matches!(decision, Decision::Restart { .. } | Decision::GiveUp { .. }) && !requested {
             inst.failures.push_back(now_instant);
@@ -1484,20 +1497,19 @@ struct SpawnOrder<'a> {
 }
 
 impl SpawnOrder<'_> {
-    /// Spawns the process and writes its PID file (system calls only, see
-    /// [`process::start`]).
+    /// Spawns the process (system calls only, see [`process::start`]).
     fn run(&self) -> std::result::Result<process::Started, String> {
-        let spawned = process::start(self.spec, self.env.as_ref(), &self.files)?;
-        let (name, pid) = (self.instance, spawned.pid);
-        match spawned.start_time {
-            Some(start_time) => {
-                if let Err(e) = process::write_pid_file(&self.pid_file, PidRecord { pid, start_time }) {
-                    tracing::warn!(instance = name, pid, "writing PID file {}: {e}", self.pid_file.display());
-                }
-            }
-            None => tracing::warn!(instance = name, pid, "no start time: no PID file, so no re-adoption"),
-        }
-        Ok(spawned)
+        process::start(self.spec, self.env.as_ref(), &self.files)
+    }
+
+    /// What its PID file is to say; `None` (warned) without a start time.
+    fn pid_record(&self, started: &process::Started) -> Option<(PathBuf, PidRecord)> {
+        let pid = started.pid;
+        let Some(start_time) = started.start_time else {
+            tracing::warn!(instance = self.instance, pid, "no start time: no PID file, so no re-adoption");
+            return None;
+        };
+        Some((self.pid_file.clone(), PidRecord { pid, start_time }))
     }
 }
 

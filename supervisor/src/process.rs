@@ -14,8 +14,10 @@
 use crate::spec::ProcessSpec;
 use std::path::{Path, PathBuf};
 
+mod pidfiles;
 mod unix;
 
+pub(crate) use pidfiles::PidFiles;
 pub(crate) use unix::{
     adopt, find_program, proc_stat, remove_pid_file, signal_group, spawn, start, started_at, watch, write_pid_file,
     ExitWatch, NotAdopted, Spawned, Started,

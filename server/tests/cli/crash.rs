@@ -44,6 +44,46 @@ async fn a_new_daemon_readopts_the_children_of_a_killed_one() {
     assert_eq!(second.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", second.stderr());
 }
 
+/// `kill -9` as soon as the register call has answered: the PID files are written just
+/// after the spawn, off its path, so some may not exist yet; the journal appended before
+/// the answer covers them. Every instance is re-adopted and none runs twice.
+#[tokio::test]
+async fn a_daemon_killed_right_after_spawning_many_readopts_every_one() {
+    const N: usize = 400;
+    let marker = unique_marker();
+    let _cleanup = Leftovers(vec![marker.clone()]);
+    let site = Site::new("");
+
+    let mut first = site.serve();
+    first.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    api.register(json!({ "name": "fleet", "command": format!("sleep {marker}"), "instances": N })).await;
+    first.signal(Signal::SIGKILL);
+    assert_eq!(first.wait_exit(TIMEOUT).await.signal(), Some(9));
+    let mut before = sleepers(&marker);
+    before.sort_unstable();
+    assert_eq!(before.len(), N, "every instance outlives the daemon");
+
+    let mut second = site.serve();
+    second.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let mut adopted = Vec::new();
+    for i in 1..=N {
+        let st = api.status(&format!("fleet-{i}")).await.expect("the registration was restored");
+        assert_eq!(st["state"], "running", "{st}");
+        adopted.push(st["pid"].as_u64().expect("a pid") as u32);
+    }
+    adopted.sort_unstable();
+    assert_eq!(adopted, before, "re-adopted: the same processes");
+    let mut now = sleepers(&marker);
+    now.sort_unstable();
+    assert_eq!(now, before, "no second copy");
+
+    second.signal(Signal::SIGTERM);
+    assert_eq!(second.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", second.stderr());
+    wait_until("every process to be stopped", TIMEOUT, || sleepers(&marker).is_empty()).await;
+}
+
 #[tokio::test]
 async fn after_a_crash_live_children_are_readopted_and_dead_ones_started_again() {
     let (marker, pinned_marker) = (unique_marker(), unique_marker());

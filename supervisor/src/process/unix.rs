@@ -22,9 +22,9 @@
 //!   the pidfd is known to refer to the recorded process. A PID file is rewritten in
 //!   place (one `pwrite` of a few bytes, then `ftruncate`): a reader sees the old or the
 //!   new record, and only the first two lines count, so a daemon killed between the two
-//!   calls leaves a file that still reads right. Creating a file per spawn (temporary
-//!   file + rename) costs an inode allocation each time, which on ext4 grows with the
-//!   number of recently deleted files: the slowest step of spawning a thousand.
+//!   calls leaves a file that still reads right. (A temporary file + rename would cost
+//!   an inode allocation per spawn.) The spawn path does not write them itself: see
+//!   `pidfiles.rs` for the journal and the writer thread that do.
 
 use super::{Exit, PidRecord};
 use crate::logs::{Drain, LogFiles, LogRegistry, DRAIN_GRACE};

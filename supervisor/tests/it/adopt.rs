@@ -58,7 +58,7 @@ async fn a_survivor_is_adopted_instead_of_spawned_again() {
     let EventKind::Exited { pid: exited, code, signal, requested, .. } = e.kind else { unreachable!() };
     assert_eq!((exited, code, signal, requested), (pid, None, None, false));
     assert!(matches!(sup.status("survivor").await.state, ProcessState::Exited { code: None, signal: None, .. }));
-    assert!(!sup.pid_dir().join("survivor.pid").exists());
+    pid_file_becomes(&sup.pid_dir().join("survivor.pid"), None).await;
     sup.shutdown().await;
 }
 
@@ -110,8 +110,9 @@ async fn a_pid_file_of_a_dead_process_is_stale() {
     let e = sup.wait_for_event(|e| matches!(e.kind, EventKind::Started { .. } | EventKind::Adopted { .. })).await;
     let EventKind::Started { pid, .. } = e.kind else { panic!("not spawned: {e:?}") };
     assert_ne!(pid, dead_pid);
-    let text = fs::read_to_string(sup.pid_dir().join("svc.pid")).expect("PID file");
-    assert!(text.starts_with(&format!("{pid}\n")), "rewritten for the new process: {text}");
+    let says_new =
+        || fs::read_to_string(sup.pid_dir().join("svc.pid")).is_ok_and(|t| t.starts_with(&format!("{pid}\n")));
+    eventually("the PID file is rewritten for the new process", says_new).await;
     sup.shutdown().await;
 }
 

@@ -192,6 +192,13 @@ pub async fn eventually(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
+/// PID files are written (and removed) by a writer thread just after the spawn (or the
+/// exit): waits until the file at `path` holds `text`, or is gone for `None`.
+pub async fn pid_file_becomes(path: &Path, text: Option<&str>) {
+    let what = format!("{} holds {text:?}", path.display());
+    eventually(&what, || fs::read_to_string(path).ok().as_deref() == text).await;
+}
+
 /// Awaits `f`, failing the test after [`TIMEOUT`].
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     timeout(TIMEOUT, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))

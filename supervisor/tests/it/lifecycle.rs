@@ -25,8 +25,7 @@ async fn register_and_start_runs_a_live_process_with_a_pid_file() {
     assert_eq!(stat.pgrp, pid as i32, "the process leads its own group");
 
     let pid_file = sup.pid_dir().join("sleeper.pid");
-    let text = fs::read_to_string(&pid_file).expect("PID file");
-    assert_eq!(text, format!("{pid}\n{}\n", stat.start_time));
+    pid_file_becomes(&pid_file, Some(&format!("{pid}\n{}\n", stat.start_time))).await;
 
     let events = &sup.drain_sink();
     assert_eq!(kinds_of(events, "sleeper"), ["registered", "instance_added", "started"]);
@@ -37,7 +36,7 @@ async fn register_and_start_runs_a_live_process_with_a_pid_file() {
     let status = sup.status("sleeper").await;
     assert_eq!(status.state, ProcessState::Stopped);
     assert_eq!(status.desired, Desired::Stopped);
-    assert!(!pid_file.exists(), "PID file removed on exit");
+    pid_file_becomes(&pid_file, None).await;
     eventually("the process is gone", || !alive(pid)).await;
     sup.shutdown().await;
 }
@@ -55,7 +54,7 @@ async fn an_exit_code_is_observed() {
     assert_eq!(status.last_exit_code, Some(3));
     assert!(status.stopped_at.is_some());
     assert_eq!(sup.status("three").await.state.name(), "exited");
-    assert!(!sup.pid_dir().join("three.pid").exists());
+    pid_file_becomes(&sup.pid_dir().join("three.pid"), None).await;
     sup.shutdown().await;
 }
 
@@ -358,8 +357,8 @@ async fn many_instances_are_spawned_each_with_its_own_pid_file() {
         let ProcessState::Running { pid, .. } = status.state else { panic!("{name} not running: {status:?}") };
         let stat = proc_stat(pid).expect("stat");
         assert_eq!(stat.pgrp, pid as i32, "{name} leads its own group");
-        let text = fs::read_to_string(sup.pid_dir().join(format!("{name}.pid"))).expect("PID file");
-        assert_eq!(text, format!("{pid}\n{}\n", stat.start_time), "{name}");
+        pid_file_becomes(&sup.pid_dir().join(format!("{name}.pid")), Some(&format!("{pid}\n{}\n", stat.start_time)))
+            .await;
         assert!(pids.insert(pid), "{name} has a process of its own");
     }
     let events = sup.drain_sink();
@@ -374,6 +373,10 @@ async fn many_instances_are_spawned_each_with_its_own_pid_file() {
     let ticket = sup.handle.stop(Selector::Base("many".into())).await.expect("stop");
     within("stop", ticket.wait()).await;
     eventually("every process is gone", || pids.iter().all(|pid| !alive(*pid))).await;
-    assert_eq!(fs::read_dir(sup.pid_dir()).expect("pid dir").count(), 0, "every PID file removed");
+    let pid_files = || {
+        let entries = fs::read_dir(sup.pid_dir()).expect("pid dir").flatten();
+        entries.filter(|e| e.file_name().to_string_lossy().ends_with(".pid")).count()
+    };
+    eventually("every PID file is removed", || pid_files() == 0).await;
     sup.shutdown().await;
 }

@@ -156,7 +156,7 @@ async fn unregister_stops_then_removes() {
     within("web-2 removed", ticket.wait()).await;
     assert_eq!(sup.handle.status(Selector::Name("web-2".into())).await, Err(Error::NotFound("web-2".into())));
     assert!(sup.handle.spec("web").await.is_ok());
-    assert!(!sup.pid_dir().join("web-2.pid").exists());
+    pid_file_becomes(&sup.pid_dir().join("web-2.pid"), None).await;
     eventually("web-2 is gone", || !alive(pid2)).await;
 
     // The last one: the spec goes too, even when nobody waits for the ticket.

@@ -128,9 +128,9 @@ async fn an_explicit_pid_file_with_instances_gives_one_file_each() {
     sup.register(spec).await;
     let snap = sup.wait_for(|s| s.processes.iter().filter(|p| p.running()).count() == 2).await;
     for p in &snap.processes {
-        let text = std::fs::read_to_string(run.join(format!("{}.pid", p.name))).expect("PID file");
         let pid = p.state.pid().expect("pid");
-        assert_eq!(text, format!("{pid}\n{}\n", proc_stat(pid).expect("stat").start_time));
+        let text = format!("{pid}\n{}\n", proc_stat(pid).expect("stat").start_time);
+        pid_file_becomes(&run.join(format!("{}.pid", p.name)), Some(&text)).await;
     }
     assert!(!run.join("multi.pid").exists(), "no shared file");
     sup.shutdown().await;
