@@ -121,6 +121,9 @@ impl Supervisor {
             waiting: BTreeSet::new(),
             rng: seed | 1,
             pid_files: process::PidFiles::open(&config.pid_dir),
+            spawner: process::Spawner::start()
+                .inspect_err(|e| tracing::warn!("no spawner thread ({e}): spawning on the supervisor's thread"))
+                .ok(),
             pid_dir: config.pid_dir,
             logs: Arc::clone(&logs),
             bus: events.clone(),
@@ -286,6 +289,8 @@ struct Actor {
     pid_dir: PathBuf,
     /// Writes and removes the PID files, off the spawn path.
     pid_files: process::PidFiles,
+    /// Makes the system calls of spawning, with a descriptor table of its own.
+    spawner: Option<process::Spawner>,
     logs: Arc<LogRegistry>,
     /// Shared with the jobs controller: numbers and publishes events.
     bus: EventBus,
@@ -846,12 +851,12 @@ impl Actor {
         }
     }
 
-    /// Starts many instances at once: those ready to spawn are spawned side by side
-    /// ([`Actor::spawn_batch`]), the others wait for their dependencies or hooks as with
+    /// Starts many instances at once: those ready to spawn are spawned together
+    /// ([`Actor::spawn_all`]), the others wait for their dependencies or hooks as with
     /// [`Actor::request_start`]. Returns the instances that could not be spawned.
     fn request_starts(&mut self, names: &[String]) -> Vec<(String, String)> {
         let ready: Vec<String> = names.iter().filter(|name| self.prepare_start(name, 0)).cloned().collect();
-        self.spawn_batch(&ready)
+        self.spawn_all(&ready, 0)
     }
 
     /// Everything before the spawn itself: waiting for dependencies, pre_start hooks. True
@@ -1033,47 +1038,22 @@ impl Actor {
     /// Spawns the instance's process (`attempt` 0 for a start on request). On failure
     /// the instance is `Fatal` and the error is returned for [`Ack::failed`].
     fn spawn(&mut self, name: &str, attempt: u32) -> std::result::Result<(), String> {
-        let order = self.spawn_order(name);
-        let started = order.run();
-        if let Ok(started) = &started {
-            self.pid_files.write(order.pid_record(started).into_iter().collect());
+        match self.spawn_all(&[name.to_string()], attempt).pop() {
+            Some((_, error)) => Err(error),
+            None => Ok(()),
         }
-        let spawned = started.and_then(|started| process::watch(started, name, &order.files, &self.logs));
-        let pid_file = order.pid_file;
-        self.spawned(name, attempt, pid_file, spawned)
     }
 
-    /// Spawns the instances `names` (each ready to spawn, attempt 0) side by side on a
-    /// few threads, then watches and records each in order as [`Actor::spawn`] does.
-    /// Spawning is mostly waiting for the kernel to copy and exec each child and to create
-    /// its PID file, which two threads on two cores overlap. What a process keeps for its
-    /// lifetime (exit watch, capture) is allocated here, on the actor's thread: allocated
-    /// on the short-lived helpers it would pin their malloc arenas. Returns the instances
-    /// that could not be spawned, with the reason.
-    fn spawn_batch(&mut self, names: &[String]) -> Vec<(String, String)> {
-        const PER_THREAD: usize = 32;
+    /// Spawns the instances `names` (each ready to spawn) in order, then records their PID
+    /// files (one journal write), watches and records each. The system calls happen on
+    /// the spawner thread ([`process::Spawner`]), whose children do not inherit the
+    /// daemon's descriptors; what a process keeps for its lifetime (exit watch, capture)
+    /// is allocated here, on the actor's thread. Returns the instances that could not be
+    /// spawned, with the reason.
+    fn spawn_all(&mut self, names: &[String], attempt: u32) -> Vec<(String, String)> {
         let orders: Vec<SpawnOrder<'_>> = names.iter().map(|name| self.spawn_order(name)).collect();
-        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(4).min(orders.len() / PER_THREAD);
-        let started: Vec<std::result::Result<process::Started, String>> = if threads <= 1 {
-            orders.iter().map(SpawnOrder::run).collect()
-        } else {
-            let chunk = orders.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let mut chunks = orders.chunks(chunk);
-                let first = chunks.next().unwrap_or_default();
-                let helpers: Vec<_> = chunks
-                    .map(|part| scope.spawn(move || part.iter().map(SpawnOrder::run).collect::<Vec<_>>()))
-                    .collect();
-                let mut started: Vec<_> = first.iter().map(SpawnOrder::run).collect();
-                for helper in helpers {
-                    match helper.join() {
-                        Ok(part) => started.extend(part),
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    }
-                }
-                started
-            })
-        };
+        let prepared = orders.iter().map(|o| process::prepare(o.spec, o.env.as_ref(), &o.files)).collect();
+        let started = self.launch(prepared);
         let records = orders
             .iter()
             .zip(&started)
@@ -1088,16 +1068,48 @@ impl Actor {
                 (order.pid_file, spawned)
             })
             .collect();
-        if threads > 1 {
-            trim_heap();
-        }
         let mut failed = Vec::new();
         for (name, (pid_file, spawned)) in names.iter().zip(watched) {
-            if let Err(e) = self.spawned(name, 0, pid_file, spawned) {
+            if let Err(e) = self.spawned(name, attempt, pid_file, spawned) {
                 failed.push((name.to_string(), e));
             }
         }
         failed
+    }
+
+    /// Launches what was prepared, in order: on the spawner thread, or on this one if it
+    /// is not running. A spawn that failed to prepare keeps its error.
+    fn launch(
+        &self,
+        prepared: Vec<std::result::Result<process::Launch, String>>,
+    ) -> Vec<std::result::Result<process::Started, String>> {
+        let mut launches = Vec::new();
+        let mut slots: Vec<Option<String>> = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            match p {
+                Ok(launch) => {
+                    launches.push(launch);
+                    slots.push(None);
+                }
+                Err(error) => slots.push(Some(error)),
+            }
+        }
+        let here = |launches: Vec<process::Launch>| launches.into_iter().map(process::launch).collect::<Vec<_>>();
+        let launched = match &self.spawner {
+            Some(spawner) => spawner.launch_all(launches).unwrap_or_else(|launches| {
+                tracing::warn!("the spawner thread is gone: spawning on the supervisor's thread");
+                here(launches)
+            }),
+            None => here(launches),
+        };
+        let mut launched = launched.into_iter();
+        slots
+            .into_iter()
+            .map(|slot| match slot {
+                Some(error) => Err(error),
+                None => launched.next().unwrap_or_else(|| Err("not spawned".to_string())),
+            })
+            .collect()
     }
 
     /// What spawning `name` takes: the spec borrowed, the rest computed here, so that the
@@ -1497,11 +1509,6 @@ struct SpawnOrder<'a> {
 }
 
 impl SpawnOrder<'_> {
-    /// Spawns the process (system calls only, see [`process::start`]).
-    fn run(&self) -> std::result::Result<process::Started, String> {
-        process::start(self.spec, self.env.as_ref(), &self.files)
-    }
-
     /// What its PID file is to say; `None` (warned) without a start time.
     fn pid_record(&self, started: &process::Started) -> Option<(PathBuf, PidRecord)> {
         let pid = started.pid;
@@ -1510,18 +1517,6 @@ impl SpawnOrder<'_> {
             return None;
         };
         Some((self.pid_file.clone(), PidRecord { pid, start_time }))
-    }
-}
-
-/// Gives the memory freed after a batch spawn (the helpers' temporaries) back to the
-/// system; glibc keeps it otherwise.
-#[allow(unsafe_code)]
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only releases free memory of the allocator's own arenas; it
-    // takes the arenas' locks and is safe to call from any thread at any time.
-    unsafe {
-        nix::libc::malloc_trim(0);
     }
 }
 

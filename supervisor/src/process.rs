@@ -15,12 +15,14 @@ use crate::spec::ProcessSpec;
 use std::path::{Path, PathBuf};
 
 mod pidfiles;
+mod spawner;
 mod unix;
 
 pub(crate) use pidfiles::PidFiles;
+pub(crate) use spawner::Spawner;
 pub(crate) use unix::{
-    adopt, find_program, proc_stat, remove_pid_file, signal_group, spawn, start, started_at, watch, write_pid_file,
-    ExitWatch, NotAdopted, Spawned, Started,
+    adopt, find_program, launch, prepare, proc_stat, remove_pid_file, signal_group, spawn, started_at, watch,
+    write_pid_file, ExitWatch, Launch, NotAdopted, Spawned, Started,
 };
 
 /// Characters that make a `command` string shell syntax rather than a plain argv.

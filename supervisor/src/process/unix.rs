@@ -13,8 +13,9 @@
 //!   child reaped (`waitpid` on a zombie returns at once) and its status reported, once
 //!   the capture has read its output to the end (bounded by `logs::DRAIN_GRACE`). The
 //!   child is spawned with the standard library's `Command` (`posix_spawn`), not tokio's:
-//!   tokio's child would open and register a second pidfd of its own, and every
-//!   descriptor the daemon holds is copied into, and closed in, every child it spawns.
+//!   tokio's child would open and register a second pidfd of its own. The system calls
+//!   of a spawn ([`launch`]) run on the spawner thread (`spawner.rs`), whose descriptor
+//!   table holds almost nothing: a child does not copy and close the daemon's.
 //!   A re-adopted process is not our child (it was re-parented to init), so its exit is
 //!   seen through the pidfd alone and its exit status is unknown.
 //! * **PID files** hold `<pid>\n<start time>\n`. A pid alone is not an identity, pid +
@@ -195,33 +196,51 @@ pub(crate) fn spawn(
 /// A process just spawned, before its exit and output are watched ([`watch`]).
 #[derive(Debug)]
 pub(crate) struct Started {
-    child: Child,
+    pub(super) child: Child,
     /// Its pid, which is also its process group id.
     pub pid: u32,
     /// Its start time, for the PID file (`None` if `/proc` could not be read).
     pub start_time: Option<u64>,
-    out_r: OwnedFd,
-    err_r: OwnedFd,
+    /// The read ends of its stdout and stderr pipes.
+    pub(super) out_r: OwnedFd,
+    pub(super) err_r: OwnedFd,
 }
 
-/// The system calls of a spawn, and nothing that outlives it on the heap: many of these
-/// may run side by side on short-lived threads (see the actor's batch spawn), while what
-/// the process keeps for its lifetime is allocated by [`watch`], on the caller's thread.
+/// Spawns here and now: [`prepare`], then [`launch`].
 pub(crate) fn start(
     spec: &crate::spec::ProcessSpec,
     env: Option<&crate::env::EnvMap>,
     files: &LogFiles,
 ) -> Result<Started, String> {
-    let argv = super::argv(spec);
-    let (program, args) = argv.split_first().ok_or("empty command")?;
+    launch(prepare(spec, env, files)?)
+}
+
+/// Everything a spawn needs, owned, checked and resolved: what [`launch`] (possibly on
+/// the spawner thread, see `spawner.rs`) turns into a process with system calls only.
+#[derive(Debug)]
+pub(crate) struct Launch {
+    program: PathBuf,
+    arg0: String,
+    args: Vec<String>,
+    env: Option<crate::env::EnvMap>,
+    work_dir: Option<PathBuf>,
+}
+
+/// The checks and lookups of a spawn: argv, work_dir, log files, the program on the
+/// child's PATH. The error is a message for the operator.
+pub(crate) fn prepare(
+    spec: &crate::spec::ProcessSpec,
+    env: Option<&crate::env::EnvMap>,
+    files: &LogFiles,
+) -> Result<Launch, String> {
+    let mut argv = super::argv(spec).into_iter();
+    let arg0 = argv.next().ok_or("empty command")?;
     if let Some(dir) = &spec.work_dir {
         if !dir.is_dir() {
             return Err(format!("work_dir {} is not a directory", dir.display()));
         }
     }
     LogRegistry::check_files(files)?;
-    let ([out_r, err_r], [out_w, err_w]) =
-        LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
     // The program is looked up on the child's PATH here, so the standard library can use
     // posix_spawn (it falls back to fork + exec for a bare name with a PATH of its own).
     // argv[0] stays as written.
@@ -229,26 +248,38 @@ pub(crate) fn start(
         Some(env) => env.get("PATH").map(OsString::from),
         None => std::env::var_os("PATH"),
     };
-    let resolved =
-        find_program(program, spec.work_dir.as_deref(), path_var.as_deref()).ok().filter(|p| p.is_absolute());
-    let mut cmd = Command::new(resolved.as_deref().unwrap_or(Path::new(program)));
-    cmd.arg0(program)
-        .args(args)
+    let program = find_program(&arg0, spec.work_dir.as_deref(), path_var.as_deref())
+        .ok()
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| PathBuf::from(&arg0));
+    Ok(Launch { program, arg0, args: argv.collect(), env: env.cloned(), work_dir: spec.work_dir.clone() })
+}
+
+/// The system calls of a spawn (pipes, posix_spawn, the start time from `/proc`), and
+/// nothing else: no logging and no descriptor but its own, so that it can run on the
+/// spawner thread with its private descriptor table.
+pub(crate) fn launch(launch: Launch) -> Result<Started, String> {
+    let Launch { program, arg0, args, env, work_dir } = launch;
+    let ([out_r, err_r], [out_w, err_w]) =
+        LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
+    let mut cmd = Command::new(&program);
+    cmd.arg0(&arg0)
+        .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w))
         .process_group(0);
-    if let Some(env) = env {
+    if let Some(env) = &env {
         cmd.env_clear().envs(env);
     }
-    if let Some(dir) = &spec.work_dir {
+    if let Some(dir) = &work_dir {
         cmd.current_dir(dir);
     }
     let spawned = cmd.spawn();
     // The command holds the pipes' write ends: without closing them here the capture
     // would never see the end of the output.
     drop(cmd);
-    let child = spawned.map_err(|e| format!("cannot execute {program:?}: {e}"))?;
+    let child = spawned.map_err(|e| format!("cannot execute {arg0:?}: {e}"))?;
     let pid = child.id();
     // The child is not reaped until its watch task says so: /proc/<pid> and the pid
     // itself stay valid here even if it has already exited.
