@@ -16,7 +16,8 @@
 //! pidfds are unchanged.
 //!
 //! Nothing on the spawner thread may touch a descriptor of the shared table, so it
-//! does not log; errors travel back as values. If the thread cannot be set up (no
+//! does not log (its default subscriber is a no-op, whatever the code it runs); errors
+//! travel back as values. If the thread cannot be set up (no
 //! `unshare`, say, under a seccomp filter), the caller spawns on its own thread.
 
 use super::unix::{launch, Launch, Started};
@@ -65,6 +66,9 @@ impl Spawner {
             .name("provisr-spawner".into())
             .stack_size(256 * 1024)
             .spawn(move || {
+                // No log event may reach a writer from this thread: the subscriber's file
+                // descriptor is not in its table (or is another file there).
+                let _quiet = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
                 let socket = theirs;
                 let setup = private_table(&socket);
                 let ok = setup.is_ok();
