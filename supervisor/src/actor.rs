@@ -1051,8 +1051,8 @@ impl Actor {
     /// is allocated here, on the actor's thread. Returns the instances that could not be
     /// spawned, with the reason.
     fn spawn_all(&mut self, names: &[String], attempt: u32) -> Vec<(String, String)> {
-        let orders: Vec<SpawnOrder<'_>> = names.iter().map(|name| self.spawn_order(name)).collect();
-        let prepared = orders.iter().map(|o| process::prepare(o.spec, o.env.as_ref(), &o.files)).collect();
+        let mut orders: Vec<SpawnOrder<'_>> = names.iter().map(|name| self.spawn_order(name)).collect();
+        let prepared = orders.iter_mut().map(|o| process::prepare(o.spec, o.env.take(), &o.files)).collect();
         let started = self.launch(prepared);
         let records = orders
             .iter()
@@ -1083,33 +1083,16 @@ impl Actor {
         &self,
         prepared: Vec<std::result::Result<process::Launch, String>>,
     ) -> Vec<std::result::Result<process::Started, String>> {
-        let mut launches = Vec::new();
-        let mut slots: Vec<Option<String>> = Vec::with_capacity(prepared.len());
-        for p in prepared {
-            match p {
-                Ok(launch) => {
-                    launches.push(launch);
-                    slots.push(None);
-                }
-                Err(error) => slots.push(Some(error)),
-            }
-        }
-        let here = |launches: Vec<process::Launch>| launches.into_iter().map(process::launch).collect::<Vec<_>>();
-        let launched = match &self.spawner {
-            Some(spawner) => spawner.launch_all(launches).unwrap_or_else(|launches| {
-                tracing::warn!("the spawner thread is gone: spawning on the supervisor's thread");
-                here(launches)
-            }),
-            None => here(launches),
+        let here = |prepared: Vec<std::result::Result<process::Launch, String>>| {
+            prepared.into_iter().map(|p| p.and_then(process::launch)).collect()
         };
-        let mut launched = launched.into_iter();
-        slots
-            .into_iter()
-            .map(|slot| match slot {
-                Some(error) => Err(error),
-                None => launched.next().unwrap_or_else(|| Err("not spawned".to_string())),
-            })
-            .collect()
+        match &self.spawner {
+            Some(spawner) => spawner.launch_all(prepared).unwrap_or_else(|prepared| {
+                tracing::warn!("the spawner thread is gone: spawning on the supervisor's thread");
+                here(prepared)
+            }),
+            None => here(prepared),
+        }
     }
 
     /// What spawning `name` takes: the spec borrowed, the rest computed here, so that the

@@ -41,8 +41,11 @@ struct Launched {
     start_time: Option<u64>,
 }
 
+/// Prepared spawns, in order; one that failed to prepare keeps its error.
+type Prepared = Vec<Result<Launch, String>>;
+
 struct Request {
-    launches: Vec<Launch>,
+    launches: Prepared,
     reply: mpsc::Sender<Chunk>,
 }
 
@@ -82,9 +85,9 @@ impl Spawner {
         Ok(Self { tx, socket: ours })
     }
 
-    /// Spawns `launches` in order on the spawner thread; gives them back if the thread
-    /// is gone (the caller then spawns them itself).
-    pub(crate) fn launch_all(&self, launches: Vec<Launch>) -> Result<Vec<Result<Started, String>>, Vec<Launch>> {
+    /// Spawns `launches` in order on the spawner thread (one that failed to prepare keeps
+    /// its error); gives them back if the thread is gone (the caller then spawns them).
+    pub(crate) fn launch_all(&self, launches: Prepared) -> Result<Vec<Result<Started, String>>, Prepared> {
         let total = launches.len();
         let (reply, chunks) = mpsc::channel();
         if let Err(mpsc::SendError(request)) = self.tx.send(Request { launches, reply }) {
@@ -154,7 +157,7 @@ fn serve(rx: &mpsc::Receiver<Request>, socket: &OwnedFd) {
             let mut chunk = Vec::with_capacity(CHUNK);
             let mut fds = Vec::with_capacity(2 * CHUNK);
             for l in launches.by_ref().take(CHUNK) {
-                chunk.push(launch(l).map(|s| {
+                chunk.push(l.and_then(launch).map(|s| {
                     fds.push(s.out_r);
                     fds.push(s.err_r);
                     Launched { child: s.child, pid: s.pid, start_time: s.start_time }
@@ -236,7 +239,7 @@ mod tests {
 
         let spec = ProcessSpec::new("t", "echo out; echo err >&2; exec sleep 30");
         let files = LogFiles::default();
-        let launches = (0..3).map(|_| super::super::unix::prepare(&spec, None, &files).expect("prepare")).collect();
+        let launches = (0..3).map(|_| super::super::unix::prepare(&spec, None, &files)).collect();
         let started = spawner.launch_all(launches).expect("the spawner runs");
         assert_eq!(started.len(), 3);
         for s in started {

@@ -212,7 +212,7 @@ pub(crate) fn start(
     env: Option<&crate::env::EnvMap>,
     files: &LogFiles,
 ) -> Result<Started, String> {
-    launch(prepare(spec, env, files)?)
+    launch(prepare(spec, env.cloned(), files)?)
 }
 
 /// Everything a spawn needs, owned, checked and resolved: what [`launch`] (possibly on
@@ -230,7 +230,7 @@ pub(crate) struct Launch {
 /// child's PATH. The error is a message for the operator.
 pub(crate) fn prepare(
     spec: &crate::spec::ProcessSpec,
-    env: Option<&crate::env::EnvMap>,
+    env: Option<crate::env::EnvMap>,
     files: &LogFiles,
 ) -> Result<Launch, String> {
     let mut argv = super::argv(spec).into_iter();
@@ -244,7 +244,7 @@ pub(crate) fn prepare(
     // The program is looked up on the child's PATH here, so the standard library can use
     // posix_spawn (it falls back to fork + exec for a bare name with a PATH of its own).
     // argv[0] stays as written.
-    let path_var = match env {
+    let path_var = match &env {
         Some(env) => env.get("PATH").map(OsString::from),
         None => std::env::var_os("PATH"),
     };
@@ -252,7 +252,7 @@ pub(crate) fn prepare(
         .ok()
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| PathBuf::from(&arg0));
-    Ok(Launch { program, arg0, args: argv.collect(), env: env.cloned(), work_dir: spec.work_dir.clone() })
+    Ok(Launch { program, arg0, args: argv.collect(), env, work_dir: spec.work_dir.clone() })
 }
 
 /// The system calls of a spawn (pipes, posix_spawn, the start time from `/proc`), and
