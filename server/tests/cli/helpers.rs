@@ -34,8 +34,18 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `provisr <args>` in `cwd`, with a clean environment for its settings.
     pub fn start(cwd: &Path, args: &[&str]) -> Daemon {
-        let mut child = Command::new(provisr())
-            .args(args)
+        Self::spawn(Command::new(provisr()).args(args), cwd)
+    }
+
+    /// Like [`Daemon::start`], but started with `signals` ignored, as `nohup` (HUP) or a
+    /// shell without job control (INT and QUIT, for a background job) start a program.
+    pub fn start_ignoring(cwd: &Path, signals: &str, args: &[&str]) -> Daemon {
+        let script = format!("trap '' {signals}; exec \"$0\" \"$@\"");
+        Self::spawn(Command::new("/bin/sh").arg("-c").arg(script).arg(provisr()).args(args), cwd)
+    }
+
+    fn spawn(command: &mut Command, cwd: &Path) -> Daemon {
+        let mut child = command
             .current_dir(cwd)
             .env_remove("PROVISR_DATA_DIR")
             .env("PROVISR_LOG", "info")
@@ -180,6 +190,13 @@ impl Site {
 
     pub fn serve(&self) -> Daemon {
         Daemon::serve(self.dir.path(), &self.config(), &self.data())
+    }
+
+    /// [`Site::serve`] with `signals` ignored (see [`Daemon::start_ignoring`]).
+    pub fn serve_ignoring(&self, signals: &str) -> Daemon {
+        let (config, data) = (self.config(), self.data());
+        let (config, data) = (config.to_str().expect("utf-8 path"), data.to_str().expect("utf-8 path"));
+        Daemon::start_ignoring(self.dir.path(), signals, &["serve", "--config", config, "--data-dir", data])
     }
 }
 

@@ -1,5 +1,5 @@
 //! Tests of the real `provisr` executable: configuration errors, the defaults without a
-//! config, shutdown on SIGTERM, re-adoption after a crash, and the CLI client (sessions,
+//! config, shutdown on SIGTERM, the signal dispositions processes start with, re-adoption after a crash, and the CLI client (sessions,
 //! processes, groups, logs, jobs and cronjobs) against a real daemon. Each daemon runs in its own
 //! temporary directory on a free port (except the defaults test, which needs :8443).
 
@@ -14,3 +14,4 @@ mod jobs;
 mod live;
 mod reload;
 mod shutdown;
+mod signals;

@@ -20,7 +20,7 @@
 //! travel back as values. If the thread cannot be set up (no
 //! `unshare`, say, under a seccomp filter), the caller spawns on its own thread.
 
-use super::unix::{launch, Launch, Started};
+use super::unix::{launch, Child, Launch, Started};
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -36,7 +36,7 @@ type Chunk = Vec<Result<Launched, String>>;
 /// [`Started`] less its pipes, which travel through the socket.
 #[derive(Debug)]
 struct Launched {
-    child: std::process::Child,
+    child: Child,
     pid: u32,
     start_time: Option<u64>,
 }
@@ -106,7 +106,7 @@ impl Spawner {
                 Err(e) => {
                     // Without its pipes a process cannot be watched as ours: stop it.
                     for result in chunk {
-                        out.push(result.and_then(|mut launched| {
+                        out.push(result.and_then(|launched| {
                             let _ = super::signal_group(launched.pid, nix::sys::signal::Signal::SIGKILL);
                             let _ = launched.child.wait();
                             Err(format!("cannot take over the output pipes: {e}"))
@@ -243,16 +243,18 @@ mod tests {
         let started = spawner.launch_all(launches).expect("the spawner runs");
         assert_eq!(started.len(), 3);
         for s in started {
-            let mut s = s.expect("spawned");
+            let s = s.expect("spawned");
             // The read ends are in this thread's table: the first line of each stream.
             let line = |fd: OwnedFd| {
+                // Non-blocking for the daemon's reader; here the test waits for the line.
+                rustix::io::ioctl_fionbio(&fd, false).expect("blocking");
                 let mut text = String::new();
                 BufReader::new(std::fs::File::from(fd)).read_line(&mut text).expect("read");
                 text
             };
             assert_eq!((line(s.out_r), line(s.err_r)), ("out\n".to_string(), "err\n".to_string()));
-            s.child.kill().expect("kill");
-            assert!(s.child.wait().is_ok(), "reaped here: the child is the process's own");
+            super::super::signal_group(s.pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
+            assert_eq!(s.child.wait().expect("reaped here: the child is the process's own").signal, Some(9));
         }
         drop(held);
     }

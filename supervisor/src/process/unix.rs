@@ -12,8 +12,9 @@
 //!   sweep of the rest of the group that follows cannot hit a stranger. Only then is the
 //!   child reaped (`waitpid` on a zombie returns at once) and its status reported, once
 //!   the capture has read its output to the end (bounded by `logs::DRAIN_GRACE`). The
-//!   child is spawned with the standard library's `Command` (`posix_spawn`), not tokio's:
-//!   tokio's child would open and register a second pidfd of its own. The system calls
+//!   child is spawned with `posix_spawn` directly ([`posix_spawn`]), neither tokio's
+//!   `Command` (its child would open and register a second pidfd of its own) nor the
+//!   standard library's (it cannot reset the signal dispositions: see there). The system calls
 //!   of a spawn ([`launch`]) run on the spawner thread (`spawner.rs`), whose descriptor
 //!   table holds almost nothing: a child does not copy and close the daemon's.
 //!   A re-adopted process is not our child (it was re-parented to init), so its exit is
@@ -34,14 +35,13 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use rustix::process::PidfdFlags;
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -137,23 +137,53 @@ async fn drained(pid: u32, output: Drain) {
 
 /// Reaps `child`: at once when it is a zombie already (its pidfd said so), else on a
 /// blocking thread (no pidfd on this kernel).
-async fn reap(mut child: Child) -> Exit {
+async fn reap(child: Child) -> Exit {
     match child.try_wait() {
-        Ok(Some(status)) => exit_of(Ok(status)),
+        Ok(Some(exit)) => exit,
         Ok(None) => match tokio::task::spawn_blocking(move || child.wait()).await {
-            Ok(status) => exit_of(status),
-            Err(e) => exit_of(Err(io::Error::other(e))),
+            Ok(Ok(exit)) => exit,
+            Ok(Err(e)) => reap_failed(&e),
+            Err(e) => reap_failed(&e),
         },
-        Err(e) => exit_of(Err(e)),
+        Err(e) => reap_failed(&e),
     }
 }
 
-fn exit_of(status: io::Result<std::process::ExitStatus>) -> Exit {
-    match status {
-        Ok(s) => Exit { code: s.code(), signal: s.signal() },
-        Err(e) => {
-            tracing::warn!("reaping a child: {e}");
-            Exit::default()
+fn reap_failed(e: &dyn std::fmt::Display) -> Exit {
+    tracing::warn!("reaping a child: {e}");
+    Exit::default()
+}
+
+/// A child of this process, by pid, that nothing else reaps (dropping it neither kills
+/// nor reaps it, as with `std::process::Child`).
+#[derive(Debug)]
+pub(crate) struct Child {
+    pid: Pid,
+}
+
+impl Child {
+    /// Its exit if it has exited (reaping it), `None` if it still runs.
+    pub(crate) fn try_wait(&self) -> io::Result<Option<Exit>> {
+        self.waitpid(Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+    }
+
+    /// Waits for it to exit and reaps it.
+    pub(crate) fn wait(&self) -> io::Result<Exit> {
+        self.waitpid(None)?.ok_or_else(|| io::Error::other("waitpid returned without a status"))
+    }
+
+    fn waitpid(&self, flags: Option<nix::sys::wait::WaitPidFlag>) -> io::Result<Option<Exit>> {
+        use nix::sys::wait::WaitStatus;
+        loop {
+            return match nix::sys::wait::waitpid(self.pid, flags) {
+                Ok(WaitStatus::Exited(_, code)) => Ok(Some(Exit { code: Some(code), signal: None })),
+                Ok(WaitStatus::Signaled(_, signal, _)) => Ok(Some(Exit { code: None, signal: Some(signal as i32) })),
+                // Stopped or continued (not asked for) or still running.
+                Ok(_) if flags.is_some() => Ok(None),
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(e) => Err(e.into()),
+            };
         }
     }
 }
@@ -241,9 +271,8 @@ pub(crate) fn prepare(
         }
     }
     LogRegistry::check_files(files)?;
-    // The program is looked up on the child's PATH here, so the standard library can use
-    // posix_spawn (it falls back to fork + exec for a bare name with a PATH of its own).
-    // argv[0] stays as written.
+    // The program is looked up here on the child's PATH (posix_spawnp would search the
+    // daemon's). argv[0] stays as written.
     let path_var = match &env {
         Some(env) => env.get("PATH").map(OsString::from),
         None => std::env::var_os("PATH"),
@@ -262,29 +291,138 @@ pub(crate) fn launch(launch: Launch) -> Result<Started, String> {
     let Launch { program, arg0, args, env, work_dir } = launch;
     let ([out_r, err_r], [out_w, err_w]) =
         LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
-    let mut cmd = Command::new(&program);
-    cmd.arg0(&arg0)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out_w))
-        .stderr(Stdio::from(err_w))
-        .process_group(0);
-    if let Some(env) = &env {
-        cmd.env_clear().envs(env);
-    }
-    if let Some(dir) = &work_dir {
-        cmd.current_dir(dir);
-    }
-    let spawned = cmd.spawn();
-    // The command holds the pipes' write ends: without closing them here the capture
-    // would never see the end of the output.
-    drop(cmd);
-    let child = spawned.map_err(|e| format!("cannot execute {arg0:?}: {e}"))?;
-    let pid = child.id();
+    let argv = std::iter::once(arg0.as_str()).chain(args.iter().map(String::as_str)).map(|a| c_string(a.as_bytes()));
+    let envp: io::Result<Vec<CString>> = match &env {
+        Some(env) => env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect(),
+        None => std::env::vars_os().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect(),
+    };
+    let spawned = (|| {
+        let argv = argv.collect::<io::Result<Vec<_>>>()?;
+        let envp = envp?;
+        let dir = work_dir.as_deref().map(|d| c_string(d.as_os_str().as_bytes())).transpose()?;
+        posix_spawn(
+            &c_string(program.as_os_str().as_bytes())?,
+            &argv,
+            &envp,
+            dir.as_deref(),
+            [out_w.as_fd(), err_w.as_fd()],
+        )
+    })();
+    // The child holds the pipes' write ends now: without closing ours the capture would
+    // never see the end of the output.
+    drop((out_w, err_w));
+    let pid = spawned.map_err(|e| format!("cannot execute {arg0:?}: {e}"))?;
     // The child is not reaped until its watch task says so: /proc/<pid> and the pid
     // itself stay valid here even if it has already exited.
     let start_time = proc_stat(pid).map(|s| s.start_time).ok();
+    let child = Child { pid: Pid::from_raw(pid.cast_signed()) };
     Ok(Started { child, pid, start_time, out_r, err_r })
+}
+
+fn c_string(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "contains a NUL byte"))
+}
+
+fn env_entry(key: &[u8], value: &[u8]) -> io::Result<CString> {
+    c_string(&[key, b"=", value].concat())
+}
+
+/// Spawns `program` (searched on the daemon's PATH if it has no `/`: [`prepare`] has
+/// already resolved it on the child's) in a process group of its own, stdin on
+/// `/dev/null`, stdout and stderr on `output`, in `work_dir`; returns its pid.
+///
+/// Why not the standard library's `Command`: a child inherits the signals its parent
+/// ignores and blocks across `exec`. A daemon started by `nohup`, or as a background job
+/// of a shell without job control, ignores SIGHUP, or SIGINT and SIGQUIT, and `Command`
+/// resets only SIGPIPE; a program that then ignores its `stop_signal` is killed at the
+/// stop timeout instead of stopping cleanly. Here every signal gets its default
+/// disposition and none is blocked (`POSIX_SPAWN_SETSIGDEF` with the full set: glibc's
+/// child visits every signal anyway, so this costs nothing).
+#[allow(unsafe_code)]
+fn posix_spawn(
+    program: &CStr,
+    argv: &[CString],
+    envp: &[CString],
+    work_dir: Option<&CStr>,
+    output: [BorrowedFd<'_>; 2],
+) -> io::Result<u32> {
+    use nix::sys::signal::SigSet;
+    use std::mem::MaybeUninit;
+
+    fn check(ret: libc::c_int) -> io::Result<()> {
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(ret))
+        }
+    }
+    struct Attr(libc::posix_spawnattr_t);
+    impl Drop for Attr {
+        fn drop(&mut self) {
+            // SAFETY: initialised by posix_spawnattr_init (the only way one is built).
+            unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+        }
+    }
+    struct Actions(libc::posix_spawn_file_actions_t);
+    impl Drop for Actions {
+        fn drop(&mut self) {
+            // SAFETY: initialised by posix_spawn_file_actions_init (the only way one is built).
+            unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+        }
+    }
+
+    // A pipe on 0, 1 or 2 (a daemon started with a standard stream closed) would be
+    // closed or clobbered by the other `dup2`s: move it above them first.
+    let mut moved = Vec::new();
+    let mut fds = [0; 2];
+    for (fd, slot) in output.into_iter().zip(&mut fds) {
+        *slot = if fd.as_raw_fd() > 2 {
+            fd.as_raw_fd()
+        } else {
+            let high = rustix::io::fcntl_dupfd_cloexec(fd, 3)?;
+            let raw = high.as_raw_fd();
+            moved.push(high);
+            raw
+        };
+    }
+
+    let mut argv_p: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    argv_p.push(std::ptr::null_mut());
+    let mut envp_p: Vec<*mut libc::c_char> = envp.iter().map(|e| e.as_ptr().cast_mut()).collect();
+    envp_p.push(std::ptr::null_mut());
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the attribute and file-action objects are initialised before use, used only
+    // through the libc calls made for them, and destroyed once (their Drop). Every pointer
+    // handed over stays valid for the call: the C strings are borrowed for the whole
+    // function, and `argv_p` and `envp_p` are NULL-terminated arrays of pointers into
+    // them. The descriptors are open (borrowed, or held in `moved`) until posix_spawn has
+    // returned, and the child's dup2/open act on its own copy of the table.
+    unsafe {
+        let mut attr = MaybeUninit::uninit();
+        check(libc::posix_spawnattr_init(attr.as_mut_ptr()))?;
+        let mut attr = Attr(attr.assume_init());
+        let flags = libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK;
+        let flags = libc::c_short::try_from(flags).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        check(libc::posix_spawnattr_setflags(&mut attr.0, flags))?;
+        check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
+        check(libc::posix_spawnattr_setsigdefault(&mut attr.0, SigSet::all().as_ref()))?;
+        check(libc::posix_spawnattr_setsigmask(&mut attr.0, SigSet::empty().as_ref()))?;
+
+        let mut actions = MaybeUninit::uninit();
+        check(libc::posix_spawn_file_actions_init(actions.as_mut_ptr()))?;
+        let mut actions = Actions(actions.assume_init());
+        if let Some(dir) = work_dir {
+            check(libc::posix_spawn_file_actions_addchdir_np(&mut actions.0, dir.as_ptr()))?;
+        }
+        check(libc::posix_spawn_file_actions_addopen(&mut actions.0, 0, c"/dev/null".as_ptr(), libc::O_RDONLY, 0))?;
+        check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, fds[0], 1))?;
+        check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, fds[1], 2))?;
+
+        let spawn = if program.to_bytes().contains(&b'/') { libc::posix_spawn } else { libc::posix_spawnp };
+        check(spawn(&mut pid, program.as_ptr(), &actions.0, &attr.0, argv_p.as_ptr(), envp_p.as_ptr()))?;
+    }
+    drop(moved);
+    u32::try_from(pid).map_err(|_| io::Error::other(format!("posix_spawn returned pid {pid}")))
 }
 
 /// Watches a [`Started`] process: its exit through a pidfd, its output through the capture.
