@@ -1180,6 +1180,18 @@ impl Actor {
             }
         };
         let pid = adopted.pid;
+        let mut watch = adopted.watch;
+        match process::adopted_output(pid) {
+            [None, None] => tracing::info!(instance = name, pid, "re-adopted without its output: not captured"),
+            [stdout, stderr] => {
+                let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
+                let files = LogFiles::resolve(spec, name, self.logs.config());
+                match self.logs.capture_adopted(name, stdout, stderr, &files) {
+                    Ok(drain) => watch = watch.with_output(drain),
+                    Err(e) => tracing::warn!(instance = name, pid, "re-adopted without its output: {e}"),
+                }
+            }
+        }
         let now = Utc::now();
         let since = adopted.since.filter(|s| *s <= now).unwrap_or(now);
         let age = (now - since).to_std().unwrap_or_default();
@@ -1190,7 +1202,7 @@ impl Actor {
         inst.started_at = Some(since);
         inst.started = Some(Instant::now().checked_sub(age).unwrap_or_else(Instant::now));
         inst.stop_requested = false;
-        self.watch(name, generation, pid, adopted.watch);
+        self.watch(name, generation, pid, watch);
         self.emit_instance(name, EventKind::Adopted { pid });
         self.release_waiting();
         true

@@ -280,3 +280,75 @@ async fn after_a_crash_a_running_job_is_killed_and_closed_with_a_reason() {
     second.signal(Signal::SIGTERM);
     assert_eq!(second.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", second.stderr());
 }
+
+/// A process that writes while no daemon runs is not killed by SIGPIPE: its end of each pipe
+/// can read too, so the pipe keeps a reader and the writes wait in it. The daemon that
+/// re-adopts the process reads on, and its log file holds every line once, in order.
+#[tokio::test]
+async fn a_readopted_process_keeps_writing_and_its_output_is_captured() {
+    let marker = unique_marker();
+    let _cleanup = Leftovers(vec![marker.clone()]);
+    let site = Site::new("");
+    let count = site.dir.path().join("count");
+    let log = site.data().join("logs/chatty.stdout.log");
+    let written = || std::fs::read_to_string(&count).ok().and_then(|c| c.trim().parse::<u32>().ok());
+
+    let mut first = site.serve();
+    first.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let script = format!(
+        "i=0; while :; do i=$((i+1)); echo line $i; echo $i > {}; sleep 0.01; done # {marker}",
+        count.display()
+    );
+    api.register(json!({ "name": "chatty", "command": script })).await;
+    let pid = api.wait_running("chatty").await;
+    wait_until("the first lines", TIMEOUT, || written().is_some_and(|n| n >= 3)).await;
+
+    first.signal(Signal::SIGKILL);
+    assert_eq!(first.wait_exit(TIMEOUT).await.signal(), Some(9));
+    // The shell truncates the file before it writes the number: read until there is one.
+    let count_now = || wait_for("a count", TIMEOUT, move || std::future::ready(written()));
+    let at_crash = count_now().await;
+    wait_until("lines written with no daemon running", TIMEOUT, || written().is_some_and(|n| n >= at_crash + 20)).await;
+    assert!(pid_alive(pid), "still running: no SIGPIPE");
+
+    let mut second = site.serve();
+    second.wait_ready(&http_client(), &site.url()).await;
+    let api = Api::login(&site.url(), PASSWORD).await;
+    let st = api.status("chatty").await.expect("status");
+    assert_eq!((st["state"].as_str(), st["pid"].as_u64()), (Some("running"), Some(u64::from(pid))), "{st}");
+    let target = count_now().await + 10;
+    wait_until("lines written after the re-adoption in the log file", TIMEOUT, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&format!("line {target}\n")))
+    })
+    .await;
+    // The tail holds the lines of before the crash too (the ring was seeded from the file
+    // before the first line captured after the re-adoption).
+    let tail: serde_json::Value = api
+        .http
+        .get(format!("{}/api/processes/chatty/logs?since=0&limit=10000", api.url))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .expect("GET logs")
+        .json()
+        .await
+        .expect("JSON");
+    let texts: Vec<&str> = tail["lines"].as_array().expect("lines").iter().filter_map(|l| l["text"].as_str()).collect();
+    assert!(texts.len() as u32 >= target, "{} lines in the tail", texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(*text, format!("line {}", i + 1), "the tail: every line once and in order");
+    }
+    assert_eq!(api.stop("chatty").await, StatusCode::OK);
+    wait_until("the process to be gone", TIMEOUT, || !pid_alive(pid)).await;
+
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() as u32 >= target, "{} lines", lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(*line, format!("line {}", i + 1), "every line once and in order");
+    }
+
+    second.signal(Signal::SIGTERM);
+    assert_eq!(second.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", second.stderr());
+}

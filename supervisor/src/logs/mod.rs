@@ -18,8 +18,10 @@
 //!   reach end of file; the exit watcher awaits it (for at most [`DRAIN_GRACE`], in case
 //!   a process left something behind that holds the pipe) before the exit is reported.
 //!
-//! A process re-adopted after a daemon crash is not captured: its pipes ended with the
-//! daemon that created them.
+//! * **Across a crash of the daemon.** The child's end of each pipe can read as well as
+//!   write (see `pipe`), so a pipe outlives the daemon that reads it: the child's writes
+//!   wait in it, and the daemon that re-adopts the process reads on from where the last
+//!   one stopped.
 
 mod file;
 mod reader;
@@ -426,11 +428,29 @@ impl LogRegistry {
             return;
         }
         ring.seeded = true;
-        for (stream, path) in [(Stream::Stdout, &files.stdout), (Stream::Stderr, &files.stderr)] {
-            if let Some((data, at)) = path.as_deref().and_then(|p| file::tail(p, self.cap / 2).ok()) {
-                ring.push(stream, at, b"", &data);
+        ring.seed_from = None;
+        fill_from_files(&mut ring, [files.stdout.as_deref(), files.stderr.as_deref()]);
+    }
+
+    /// [`LogRegistry::capture`] for a re-adopted process, whose output arrives before any
+    /// query: its ring is seeded from the log files just before its first output (the
+    /// reader thread does it), so that the earlier lines stay in the tail. Seeding at once
+    /// would read the files of every adopted process, quiet ones included.
+    pub fn capture_adopted(
+        &self,
+        name: &str,
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+        files: &LogFiles,
+    ) -> io::Result<Drain> {
+        {
+            let ring = self.ring(name);
+            let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+            if !ring.seeded && ring.end() == 0 {
+                ring.seed_from = Some([files.stdout.clone(), files.stderr.clone()]);
             }
         }
+        self.capture(name, stdout, stderr, files)
     }
 
     /// Drops the ring of an instance that is gone (followers see the end of the stream).
@@ -442,15 +462,52 @@ impl LogRegistry {
     }
 }
 
+/// Fills an empty `ring` with the tails of the log files `[stdout, stderr]` (half the
+/// ring's size of each, whole lines, stdout first).
+fn fill_from_files(ring: &mut Ring, files: [Option<&Path>; 2]) {
+    let half = ring.cap() / 2;
+    for (stream, path) in [Stream::Stdout, Stream::Stderr].into_iter().zip(files) {
+        if let Some((data, at)) = path.and_then(|p| file::tail(p, half).ok()) {
+            ring.push(stream, at, b"", &data);
+        }
+    }
+}
+
+/// Seeds `ring` if [`LogRegistry::capture_adopted`] asked for it and nothing came first.
+fn seed_before_first_push(ring: &mut Ring) {
+    if let Some([stdout, stderr]) = ring.seed_from.take() {
+        if !ring.seeded && ring.end() == 0 {
+            ring.seeded = true;
+            fill_from_files(ring, [stdout.as_deref(), stderr.as_deref()]);
+        }
+    }
+}
+
 fn rx_done() -> oneshot::Receiver<()> {
     let (tx, rx) = oneshot::channel();
     let _ = tx.send(());
     rx
 }
 
+/// One stream's pipe: the daemon's read end, non-blocking; the child's end, opened for
+/// reading *and* writing, so that the pipe keeps a reader for as long as the child lives.
+///
+/// That is what lets a process outlive a crash of the daemon: with a write-only end its
+/// next write after the crash would fail with EPIPE, and SIGPIPE kills most programs.
+/// With it, the writes fill the pipe and then wait (as for a slow reader) until the next
+/// daemon re-adopts the process and opens a read end of its own through `/proc`
+/// (`process::adopted_output`), reading what was written meanwhile. The end of the output
+/// is still seen: a pipe reads as ended when no descriptor can write to it, and the
+/// child's is the last one that can.
+///
+/// The second open goes through `/proc/thread-self`, since the spawner thread has a
+/// descriptor table of its own; where that fails, the child's end stays write-only.
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     rustix::io::ioctl_fionbio(&r, true)?;
+    let path = format!("/proc/thread-self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&w));
+    use rustix::fs::{Mode, OFlags};
+    let w = rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap_or(w);
     Ok((r, w))
 }
 

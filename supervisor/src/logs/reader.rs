@@ -69,6 +69,7 @@ impl Pipe {
         match memchr::memrchr(b'\n', data) {
             Some(i) => {
                 let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+                super::seed_before_first_push(&mut ring);
                 ring.push(self.stream, at, &self.pending, &data[..=i]);
                 drop(ring);
                 self.pending.clear();
@@ -86,7 +87,10 @@ impl Pipe {
 
     fn flush_pending(&mut self) {
         if !self.pending.is_empty() {
-            self.ring.lock().unwrap_or_else(|e| e.into_inner()).push(self.stream, Utc::now(), &self.pending, b"");
+            let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+            super::seed_before_first_push(&mut ring);
+            ring.push(self.stream, Utc::now(), &self.pending, b"");
+            drop(ring);
             self.pending = Vec::new();
         }
     }

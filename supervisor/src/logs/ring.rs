@@ -10,6 +10,7 @@
 use super::{LogChunk, LogLine, Stream};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use tokio::sync::watch;
 
 /// What a chunk costs beyond its bytes (the struct and the allocation), counted against
@@ -62,6 +63,8 @@ pub(crate) struct Ring {
     notify: Option<watch::Sender<u64>>,
     /// The log files' earlier content was considered (see `LogRegistry::seed`).
     pub(crate) seeded: bool,
+    /// Log files to seed from before the first push (see `LogRegistry::capture_adopted`).
+    pub(crate) seed_from: Option<[Option<PathBuf>; 2]>,
 }
 
 impl Ring {
@@ -74,7 +77,13 @@ impl Ring {
             spare: Vec::new(),
             notify: None,
             seeded: false,
+            seed_from: None,
         }
+    }
+
+    /// The most bytes it keeps.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Offset after the last captured byte.

@@ -88,12 +88,14 @@ pub(crate) enum ExitWatch {
         /// Completes when its output has been read to the end.
         output: Drain,
     },
-    /// A re-adopted process: the pidfd is all we have.
+    /// A re-adopted process: a pidfd, and its output if it could be taken over.
     Adopted {
         /// The pid.
         pid: u32,
         /// Readable once the process has exited.
         pidfd: AsyncFd<OwnedFd>,
+        /// Completes when its output has been read to the end; `None`: not captured.
+        output: Option<Drain>,
     },
 }
 
@@ -116,13 +118,25 @@ impl ExitWatch {
                 drained(pid, output).await;
                 exit
             }
-            Self::Adopted { pid, pidfd } => {
+            Self::Adopted { pid, pidfd, output } => {
                 if let Err(e) = pidfd.readable().await {
                     tracing::warn!(pid, "waiting on pidfd: {e}");
                 }
                 sweep(pid);
+                if let Some(output) = output {
+                    drained(pid, output).await;
+                }
                 Exit::default()
             }
+        }
+    }
+
+    /// The watch of a re-adopted process, completing only once `drain` has (see
+    /// [`adopted_output`]).
+    pub(crate) fn with_output(self, drain: Drain) -> Self {
+        match self {
+            Self::Adopted { pid, pidfd, .. } => Self::Adopted { pid, pidfd, output: Some(drain) },
+            child @ Self::Child { .. } => child,
         }
     }
 }
@@ -464,6 +478,30 @@ fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(|e| e.into_parts().1)
 }
 
+/// Read ends of the stdout and stderr pipes of re-adopted process `pid`, opened through
+/// `/proc/<pid>/fd/1` and `2`: `None` for a stream that is no longer the pipe it was
+/// spawned with. Its end of such a pipe is an anonymous pipe opened for reading and
+/// writing (see `logs::pipe`); anything else there (a file, or a pipe of its own it put
+/// there) is not ours to read.
+pub(crate) fn adopted_output(pid: u32) -> [Option<OwnedFd>; 2] {
+    use rustix::fs::{Mode, OFlags};
+    [1, 2].map(|fd| {
+        let link = fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+        if !link.as_os_str().as_bytes().starts_with(b"pipe:") {
+            return None;
+        }
+        let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+        let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?.trim();
+        let flags = u32::from_str_radix(flags, 8).ok()?;
+        if flags & 0o3 != 0o2 {
+            // Not O_RDWR: not the end provisr gave it.
+            return None;
+        }
+        let read = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        rustix::fs::open(format!("/proc/{pid}/fd/{fd}"), read, Mode::empty()).ok()
+    })
+}
+
 /// Takes over the process recorded in `pid_file` if it is still the same process
 /// (alive, not a zombie, same start time). A stale PID file is removed.
 pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
@@ -500,7 +538,11 @@ pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
                     "adopted process left its process group; stopping it may not work"
                 );
             }
-            Ok(Adopted { pid, since: started_at(stat.start_time), watch: ExitWatch::Adopted { pid, pidfd } })
+            Ok(Adopted {
+                pid,
+                since: started_at(stat.start_time),
+                watch: ExitWatch::Adopted { pid, pidfd, output: None },
+            })
         }
         Err(e) => Err(stale(format!("pid {pid} is not running ({e})"))),
     }
