@@ -1,12 +1,12 @@
 //! Crash consistency: after `kill -9` of the daemon its children keep running, and the next
 //! daemon re-adopts them (same pid, no second copy) and can stop them.
 
-use crate::helpers::{Api, Site, PASSWORD, TIMEOUT};
+use crate::helpers::{Site, TIMEOUT};
 use nix::sys::signal::Signal;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::os::unix::process::ExitStatusExt;
-use testkit::{eventually, http_client, pid_alive, sleepers, unique_marker, wait_for, wait_until, Leftovers};
+use testkit::{eventually, pid_alive, sleepers, unique_marker, wait_for, wait_until, Leftovers};
 
 #[tokio::test]
 async fn a_new_daemon_readopts_the_children_of_a_killed_one() {
@@ -14,9 +14,7 @@ async fn a_new_daemon_readopts_the_children_of_a_killed_one() {
     let _cleanup = Leftovers(vec![marker.clone()]);
     let site = Site::new("");
 
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut first, api) = site.start().await;
     api.register(json!({ "name": "survivor", "command": format!("sleep {marker}") })).await;
     let pid = api.wait_running("survivor").await;
 
@@ -26,9 +24,7 @@ async fn a_new_daemon_readopts_the_children_of_a_killed_one() {
     assert!(pid_alive(pid), "the child outlives a crashed daemon");
     assert_eq!(sleepers(&marker), vec![pid]);
 
-    let mut second = site.serve();
-    second.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut second, api) = site.start().await;
     let st = api.status("survivor").await.expect("the registration was restored");
     assert_eq!(st["state"], "running", "{st}");
     assert_eq!(st["pid"], pid, "re-adopted: the same process, not a new one");
@@ -54,9 +50,7 @@ async fn a_daemon_killed_right_after_spawning_many_readopts_every_one() {
     let _cleanup = Leftovers(vec![marker.clone()]);
     let site = Site::new("");
 
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut first, api) = site.start().await;
     api.register(json!({ "name": "fleet", "command": format!("sleep {marker}"), "instances": N })).await;
     first.signal(Signal::SIGKILL);
     assert_eq!(first.wait_exit(TIMEOUT).await.signal(), Some(9));
@@ -64,9 +58,7 @@ async fn a_daemon_killed_right_after_spawning_many_readopts_every_one() {
     before.sort_unstable();
     assert_eq!(before.len(), N, "every instance outlives the daemon");
 
-    let mut second = site.serve();
-    second.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut second, api) = site.start().await;
     let mut adopted = Vec::new();
     for i in 1..=N {
         let st = api.status(&format!("fleet-{i}")).await.expect("the registration was restored");
@@ -92,9 +84,7 @@ async fn after_a_crash_live_children_are_readopted_and_dead_ones_started_again()
         "[[processes]]\ntype = \"process\"\n[processes.spec]\nname = \"pinned\"\ncommand = \"sleep {pinned_marker}\"\n"
     ));
 
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut first, api) = site.start().await;
     api.register(json!({ "name": "pool", "command": format!("sleep {marker}"), "instances": 2 })).await;
     let (one, two) = (api.wait_running("pool-1").await, api.wait_running("pool-2").await);
     let pinned = api.wait_running("pinned").await;
@@ -107,9 +97,7 @@ async fn after_a_crash_live_children_are_readopted_and_dead_ones_started_again()
     wait_until("pool-2's process to die", TIMEOUT, || !pid_alive(two)).await;
     assert!(pid_alive(one) && pid_alive(pinned));
 
-    let mut second = site.serve();
-    second.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut second, api) = site.start().await;
     let st = api.status("pool-1").await.expect("pool-1");
     assert_eq!((st["state"].as_str(), st["pid"].as_u64()), (Some("running"), Some(u64::from(one))), "re-adopted: {st}");
     let since = |v: &serde_json::Value| {
@@ -153,9 +141,7 @@ async fn after_a_crash_processes_the_config_no_longer_defines_are_stopped() {
     let site = Site::new(
         &[program("kept", &kept, 1), program("removed", &removed, 1), program("shrunk", &shrunk, 2)].join("\n"),
     );
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut first, api) = site.start().await;
     let kept_pid = api.wait_running("kept").await;
     let removed_pid = api.wait_running("removed").await;
     api.wait_running("shrunk-1").await;
@@ -172,9 +158,7 @@ async fn after_a_crash_processes_the_config_no_longer_defines_are_stopped() {
         .replace(&program("shrunk", &shrunk, 2), &program("shrunk", &shrunk, 1));
     assert_ne!(config, edited);
     std::fs::write(site.config(), edited).expect("rewrite config");
-    let mut second = site.serve();
-    second.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut second, api) = site.start().await;
     assert_eq!(api.status("kept").await.expect("kept")["pid"], kept_pid);
     assert!(api.status("removed").await.is_none(), "no longer registered");
     let shrunk_pid = api.wait_running("shrunk").await;
@@ -200,9 +184,8 @@ async fn a_second_daemon_on_the_same_data_dir_starts_no_processes() {
     let marker = unique_marker();
     let _cleanup = Leftovers(vec![marker.clone()]);
     let site = Site::new("");
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    // Kept running to the end: it holds the port.
+    let (_first, api) = site.start().await;
     api.register(json!({ "name": "oom-victim", "command": format!("sleep {marker}") })).await;
     let pid = api.wait_running("oom-victim").await;
     // The process dies (say, the OOM killer): it is "exited", its wish still "running".
@@ -233,17 +216,8 @@ async fn after_a_crash_a_running_job_is_killed_and_closed_with_a_reason() {
     let marker = unique_marker();
     let _cleanup = Leftovers(vec![marker.clone()]);
     let site = Site::new("");
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
-    let res = api
-        .http
-        .post(format!("{}/api/jobs", api.url))
-        .bearer_auth(&api.token)
-        .json(&json!({ "name": "batch", "command": format!("sleep {marker}") }))
-        .send()
-        .await
-        .expect("POST /jobs");
+    let (mut first, api) = site.start().await;
+    let res = api.post_json("/jobs", &json!({ "name": "batch", "command": format!("sleep {marker}") })).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     wait_until("the attempt running", TIMEOUT, || sleepers(&marker).len() == 1).await;
     let pid = sleepers(&marker)[0];
@@ -252,20 +226,9 @@ async fn after_a_crash_a_running_job_is_killed_and_closed_with_a_reason() {
     first.wait_exit(TIMEOUT).await;
     assert!(pid_alive(pid), "the attempt outlives a crashed daemon");
 
-    let mut second = site.serve();
-    second.wait_ready(&http_client(), &site.url()).await;
+    let (mut second, api) = site.start().await;
     wait_until("the orphaned attempt to be killed", TIMEOUT, || !pid_alive(pid)).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
-    let job: serde_json::Value = api
-        .http
-        .get(format!("{}/api/jobs/batch", api.url))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .expect("GET /jobs/batch")
-        .json()
-        .await
-        .expect("JSON");
+    let job = api.get_json("/jobs/batch").await;
     assert_eq!(job["status"]["phase"], "Failed", "{job}");
     let reasons: Vec<&str> = job["status"]["conditions"]
         .as_array()
@@ -293,9 +256,7 @@ async fn a_readopted_process_keeps_writing_and_its_output_is_captured() {
     let log = site.data().join("logs/chatty.stdout.log");
     let written = || std::fs::read_to_string(&count).ok().and_then(|c| c.trim().parse::<u32>().ok());
 
-    let mut first = site.serve();
-    first.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut first, api) = site.start().await;
     let script = format!(
         "i=0; while :; do i=$((i+1)); echo line $i; echo $i > {}; sleep 0.01; done # {marker}",
         count.display()
@@ -312,9 +273,7 @@ async fn a_readopted_process_keeps_writing_and_its_output_is_captured() {
     wait_until("lines written with no daemon running", TIMEOUT, || written().is_some_and(|n| n >= at_crash + 20)).await;
     assert!(pid_alive(pid), "still running: no SIGPIPE");
 
-    let mut second = site.serve();
-    second.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut second, api) = site.start().await;
     let st = api.status("chatty").await.expect("status");
     assert_eq!((st["state"].as_str(), st["pid"].as_u64()), (Some("running"), Some(u64::from(pid))), "{st}");
     let target = count_now().await + 10;
@@ -324,16 +283,7 @@ async fn a_readopted_process_keeps_writing_and_its_output_is_captured() {
     .await;
     // The tail holds the lines of before the crash too (the ring was seeded from the file
     // before the first line captured after the re-adoption).
-    let tail: serde_json::Value = api
-        .http
-        .get(format!("{}/api/processes/chatty/logs?since=0&limit=10000", api.url))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .expect("GET logs")
-        .json()
-        .await
-        .expect("JSON");
+    let tail = api.get_json("/processes/chatty/logs?since=0&limit=10000").await;
     let texts: Vec<&str> = tail["lines"].as_array().expect("lines").iter().filter_map(|l| l["text"].as_str()).collect();
     assert!(texts.len() as u32 >= target, "{} lines in the tail", texts.len());
     for (i, text) in texts.iter().enumerate() {

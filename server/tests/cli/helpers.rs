@@ -192,6 +192,17 @@ impl Site {
         Daemon::serve(self.dir.path(), &self.config(), &self.data())
     }
 
+    /// [`Site::serve`], once it answers, with an API client signed in as `admin`.
+    pub async fn start(&self) -> (Daemon, Api) {
+        self.ready(self.serve()).await
+    }
+
+    /// Waits until `daemon` answers on this site and signs in as `admin`.
+    pub async fn ready(&self, mut daemon: Daemon) -> (Daemon, Api) {
+        daemon.wait_ready(&http_client(), &self.url()).await;
+        (daemon, Api::login(&self.url(), PASSWORD).await)
+    }
+
     /// [`Site::serve`] with `signals` ignored (see [`Daemon::start_ignoring`]).
     pub fn serve_ignoring(&self, signals: &str) -> Daemon {
         let (config, data) = (self.config(), self.data());
@@ -241,6 +252,20 @@ impl Api {
             self.http.get(format!("{}/api/status?name={name}", self.url)).bearer_auth(&self.token).send().await.ok()?;
         (res.status() == StatusCode::OK).then_some(())?;
         res.json().await.ok()
+    }
+
+    /// `GET {url}/api{path}` (a path and query), which must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let res = self.http.get(format!("{}/api{path}", self.url)).bearer_auth(&self.token).send().await;
+        let res = res.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.json().await.unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+    }
+
+    /// `POST {url}/api{path}` with `body`; the response.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        let res = self.http.post(format!("{}/api{path}", self.url)).bearer_auth(&self.token).json(body).send().await;
+        res.unwrap_or_else(|e| panic!("POST {path}: {e}"))
     }
 
     pub async fn stop(&self, name: &str) -> StatusCode {

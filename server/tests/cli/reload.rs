@@ -1,9 +1,9 @@
 //! Hot reload: SIGHUP and file changes reconcile the running programs with the config,
 //! touching only what changed; an invalid config changes nothing.
 
-use crate::helpers::{Api, Site, PASSWORD, TIMEOUT};
+use crate::helpers::{Site, PASSWORD, TIMEOUT};
 use nix::sys::signal::Signal;
-use testkit::{http_client, pid_alive, sleepers, unique_marker, wait_for, wait_until, Leftovers};
+use testkit::{pid_alive, sleepers, unique_marker, wait_for, wait_until, Leftovers};
 
 /// A `[[processes]]` entry running `sleep <marker>`.
 fn program(name: &str, marker: &str, priority: i32) -> String {
@@ -31,9 +31,7 @@ async fn sighup_adds_removes_and_restarts_only_what_changed() {
         (unique_marker(), unique_marker(), unique_marker(), unique_marker(), unique_marker());
     let _cleanup = Leftovers(vec![keep.clone(), gone.clone(), edit.clone(), edited.clone(), new.clone()]);
     let site = Site::new(&[program("keep", &keep, 0), program("gone", &gone, 0), program("edit", &edit, 0)].concat());
-    let mut daemon = site.serve();
-    daemon.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut daemon, api) = site.start().await;
     let keep_pid = api.wait_running("keep").await;
     let gone_pid = api.wait_running("gone").await;
     let edit_pid = api.wait_running("edit").await;
@@ -68,9 +66,7 @@ async fn an_edited_config_file_is_applied_without_a_signal() {
     let (first, second) = (unique_marker(), unique_marker());
     let _cleanup = Leftovers(vec![first.clone(), second.clone()]);
     let site = Site::new(&program("one", &first, 0));
-    let mut daemon = site.serve();
-    daemon.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut daemon, api) = site.start().await;
     let one = api.wait_running("one").await;
 
     rewrite(&site, &[program("one", &first, 0), program("two", &second, 0)].concat());
@@ -87,9 +83,7 @@ async fn an_invalid_config_is_reported_and_changes_nothing() {
     let marker = unique_marker();
     let _cleanup = Leftovers(vec![marker.clone()]);
     let site = Site::new(&program("stays", &marker, 0));
-    let mut daemon = site.serve();
-    daemon.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut daemon, api) = site.start().await;
     let pid = api.wait_running("stays").await;
 
     rewrite(&site, "[[processes]]\ntype = \"process\"\n[processes.spec]\nname = \"bad name!\"\ncolour = \"red\"\n");

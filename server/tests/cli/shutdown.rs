@@ -1,6 +1,6 @@
 //! SIGTERM: every managed process is stopped — whole process groups — and the daemon exits 0.
 
-use crate::helpers::{Api, Site, TIMEOUT};
+use crate::helpers::{Site, TIMEOUT};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use std::time::Duration;
@@ -13,9 +13,7 @@ async fn sigterm_stops_every_process_group_and_exits_0() {
     let site = Site::new(&format!(
         "[[processes]]\ntype = \"process\"\n[processes.spec]\nname = \"from-config\"\ncommand = \"sleep {config_marker}\"\n"
     ));
-    let mut daemon = site.serve();
-    daemon.wait_ready(&testkit::http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), crate::helpers::PASSWORD).await;
+    let (mut daemon, api) = site.start().await;
 
     // A shell that leaves a background child in its group, plus its foreground child.
     api.register(json!({ "name": "group", "command": format!("sleep {api_marker} & sleep {api_marker}") })).await;

@@ -3,18 +3,16 @@
 //! and none blocked: an ignored disposition would otherwise pass to them through `exec`,
 //! and a program could not be stopped by its `stop_signal`.
 
-use crate::helpers::{Api, Site, PASSWORD, TIMEOUT};
+use crate::helpers::{Site, TIMEOUT};
 use nix::sys::signal::Signal;
 use reqwest::StatusCode;
 use serde_json::json;
-use testkit::{http_client, wait_for, wait_until};
+use testkit::{wait_for, wait_until};
 
 #[tokio::test]
 async fn processes_start_with_default_signal_dispositions_whatever_the_daemon_ignores() {
     let site = Site::new("");
-    let mut daemon = site.serve_ignoring("HUP INT QUIT USR1");
-    daemon.wait_ready(&http_client(), &site.url()).await;
-    let api = Api::login(&site.url(), PASSWORD).await;
+    let (mut daemon, api) = site.ready(site.serve_ignoring("HUP INT QUIT USR1")).await;
     let dir = site.dir.path();
 
     // The masks as the kernel reports them for a program the daemon started.
