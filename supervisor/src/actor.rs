@@ -1180,18 +1180,22 @@ impl Actor {
             }
         };
         let pid = adopted.pid;
-        let mut watch = adopted.watch;
-        match process::adopted_output(pid) {
-            [None, None] => tracing::info!(instance = name, pid, "re-adopted without its output: not captured"),
+        let output = match process::adopted_output(pid) {
+            [None, None] => {
+                tracing::info!(instance = name, pid, "re-adopted without its output: not captured");
+                None
+            }
             [stdout, stderr] => {
                 let spec = &self.specs.get(&inst.base).expect("an instance's spec is registered").spec;
                 let files = LogFiles::resolve(spec, name, self.logs.config());
-                match self.logs.capture_adopted(name, stdout, stderr, &files) {
-                    Ok(drain) => watch = watch.with_output(drain),
-                    Err(e) => tracing::warn!(instance = name, pid, "re-adopted without its output: {e}"),
-                }
+                self.logs.seed_before_first_output(name, &files);
+                self.logs
+                    .capture(name, stdout, stderr, &files)
+                    .inspect_err(|e| tracing::warn!(instance = name, pid, "re-adopted without its output: {e}"))
+                    .ok()
             }
-        }
+        };
+        let watch = process::ExitWatch::Adopted { pid, pidfd: adopted.pidfd, output };
         let now = Utc::now();
         let since = adopted.since.filter(|s| *s <= now).unwrap_or(now);
         let age = (now - since).to_std().unwrap_or_default();

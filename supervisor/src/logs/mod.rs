@@ -432,25 +432,16 @@ impl LogRegistry {
         fill_from_files(&mut ring, [files.stdout.as_deref(), files.stderr.as_deref()]);
     }
 
-    /// [`LogRegistry::capture`] for a re-adopted process, whose output arrives before any
-    /// query: its ring is seeded from the log files just before its first output (the
-    /// reader thread does it), so that the earlier lines stay in the tail. Seeding at once
-    /// would read the files of every adopted process, quiet ones included.
-    pub fn capture_adopted(
-        &self,
-        name: &str,
-        stdout: Option<OwnedFd>,
-        stderr: Option<OwnedFd>,
-        files: &LogFiles,
-    ) -> io::Result<Drain> {
-        {
-            let ring = self.ring(name);
-            let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
-            if !ring.seeded && ring.end() == 0 {
-                ring.seed_from = Some([files.stdout.clone(), files.stderr.clone()]);
-            }
+    /// For a re-adopted process, whose output may arrive before any query would seed its
+    /// ring ([`LogRegistry::seed`]): seeds it from `files` just before its first captured
+    /// output instead (on the reader thread), so that the earlier lines stay in the tail.
+    /// Seeding at once would read the files of every adopted process, quiet ones included.
+    pub fn seed_before_first_output(&self, name: &str, files: &LogFiles) {
+        let ring = self.ring(name);
+        let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+        if !ring.seeded && ring.end() == 0 {
+            ring.seed_from = Some([files.stdout.clone(), files.stderr.clone()]);
         }
-        self.capture(name, stdout, stderr, files)
     }
 
     /// Drops the ring of an instance that is gone (followers see the end of the stream).
@@ -473,7 +464,7 @@ fn fill_from_files(ring: &mut Ring, files: [Option<&Path>; 2]) {
     }
 }
 
-/// Seeds `ring` if [`LogRegistry::capture_adopted`] asked for it and nothing came first.
+/// Seeds `ring` if [`LogRegistry::seed_before_first_output`] asked for it and nothing came first.
 fn seed_before_first_push(ring: &mut Ring) {
     if let Some([stdout, stderr]) = ring.seed_from.take() {
         if !ring.seeded && ring.end() == 0 {

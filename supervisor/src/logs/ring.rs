@@ -63,7 +63,7 @@ pub(crate) struct Ring {
     notify: Option<watch::Sender<u64>>,
     /// The log files' earlier content was considered (see `LogRegistry::seed`).
     pub(crate) seeded: bool,
-    /// Log files to seed from before the first push (see `LogRegistry::capture_adopted`).
+    /// Log files to seed from before the first push (see `LogRegistry::seed_before_first_output`).
     pub(crate) seed_from: Option<[Option<PathBuf>; 2]>,
 }
 

@@ -61,8 +61,8 @@ pub(crate) struct Adopted {
     pub pid: u32,
     /// When it was started, from its start time and the boot time.
     pub since: Option<DateTime<Utc>>,
-    /// Resolves when it has exited; hand it to a task.
-    pub watch: ExitWatch,
+    /// Readable once it has exited: for its [`ExitWatch::Adopted`].
+    pub pidfd: AsyncFd<OwnedFd>,
 }
 
 /// Why a PID file led to no adoption.
@@ -128,15 +128,6 @@ impl ExitWatch {
                 }
                 Exit::default()
             }
-        }
-    }
-
-    /// The watch of a re-adopted process, completing only once `drain` has (see
-    /// [`adopted_output`]).
-    pub(crate) fn with_output(self, drain: Drain) -> Self {
-        match self {
-            Self::Adopted { pid, pidfd, .. } => Self::Adopted { pid, pidfd, output: Some(drain) },
-            child @ Self::Child { .. } => child,
         }
     }
 }
@@ -305,19 +296,22 @@ pub(crate) fn launch(launch: Launch) -> Result<Started, String> {
     let Launch { program, arg0, args, env, work_dir } = launch;
     let ([out_r, err_r], [out_w, err_w]) =
         LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
-    let argv = std::iter::once(arg0.as_str()).chain(args.iter().map(String::as_str)).map(|a| c_string(a.as_bytes()));
-    let envp: io::Result<Vec<CString>> = match &env {
-        Some(env) => env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect(),
-        None => std::env::vars_os().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect(),
-    };
     let spawned = (|| {
-        let argv = argv.collect::<io::Result<Vec<_>>>()?;
-        let envp = envp?;
+        let argv = std::iter::once(arg0.as_str()).chain(args.iter().map(String::as_str));
+        let argv = argv.map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+        let own;
+        let envp = match &env {
+            Some(env) => {
+                own = env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+                &own[..]
+            }
+            None => daemon_envp(),
+        };
         let dir = work_dir.as_deref().map(|d| c_string(d.as_os_str().as_bytes())).transpose()?;
         posix_spawn(
             &c_string(program.as_os_str().as_bytes())?,
             &argv,
-            &envp,
+            envp,
             dir.as_deref(),
             [out_w.as_fd(), err_w.as_fd()],
         )
@@ -335,6 +329,14 @@ pub(crate) fn launch(launch: Launch) -> Result<Started, String> {
 
 fn c_string(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "contains a NUL byte"))
+}
+
+/// The daemon's own environment, as `posix_spawn` takes it: built at the first spawn that
+/// inherits it, not at every one (nothing in the daemon changes its environment).
+fn daemon_envp() -> &'static [CString] {
+    static ENVP: std::sync::OnceLock<Vec<CString>> = std::sync::OnceLock::new();
+    // An entry with a NUL byte cannot come from the OS.
+    ENVP.get_or_init(|| std::env::vars_os().filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok()).collect())
 }
 
 fn env_entry(key: &[u8], value: &[u8]) -> io::Result<CString> {
@@ -538,11 +540,7 @@ pub(crate) fn adopt(pid_file: &Path) -> Result<Adopted, NotAdopted> {
                     "adopted process left its process group; stopping it may not work"
                 );
             }
-            Ok(Adopted {
-                pid,
-                since: started_at(stat.start_time),
-                watch: ExitWatch::Adopted { pid, pidfd, output: None },
-            })
+            Ok(Adopted { pid, since: started_at(stat.start_time), pidfd })
         }
         Err(e) => Err(stale(format!("pid {pid} is not running ({e})"))),
     }
