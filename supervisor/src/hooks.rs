@@ -18,17 +18,18 @@
 //! started), with the process's environment plus `PROVISR_PROCESS_NAME`,
 //! `PROVISR_HOOK_NAME` and `PROVISR_HOOK_PHASE`, in the process's `work_dir`. Its
 //! command follows the same rule as a process `command`: `/bin/sh -c` when it contains
-//! shell syntax, else split on whitespace. stdin is `/dev/null`; stdout and stderr share
-//! a pipe whose last 4 KiB are reported with the hook's end (in the `hook_finished`
-//! event), so a failing hook says why.
+//! shell syntax, else split on whitespace. It is spawned as a process is, every signal
+//! at its default disposition (see `process/unix.rs`). stdin is `/dev/null`; stdout and
+//! stderr share a pipe whose last 4 KiB are reported with the hook's end (in the
+//! `hook_finished` event), so a failing hook says why.
 //!
 //! [`run`] is the runner, usable by anything with hooks (jobs too).
 
 use crate::env::EnvMap;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -284,36 +285,36 @@ pub async fn run_once(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> HookO
 
 async fn execute(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> (HookResult, String) {
     let argv = crate::process::argv_of(&hook.command);
-    let Some((program, args)) = argv.split_first() else {
+    let Some(program) = argv.first() else {
         return (HookResult::SpawnFailed { error: "empty command".into() }, String::new());
     };
-    let (reader, writer) = match std::io::pipe().and_then(|(r, w)| Ok((r, w.try_clone()?, w))) {
-        Ok((r, w1, w2)) => (r, (w1, w2)),
+    let (reader, writer) = match std::io::pipe() {
+        Ok(pipe) => pipe,
         Err(e) => return (HookResult::SpawnFailed { error: format!("cannot create a pipe: {e}") }, String::new()),
     };
-    // Looked up here on the hook's PATH, so that posix_spawn can be used (see process/unix.rs).
+    // Looked up here on the hook's PATH (posix_spawnp would search the daemon's).
     let path_var = ctx.env.get("PATH").map(std::ffi::OsStr::new);
     let resolved =
         crate::process::find_program(program, ctx.work_dir.as_deref(), path_var).ok().filter(|p| p.is_absolute());
-    let mut cmd = tokio::process::Command::new(resolved.as_deref().unwrap_or(std::path::Path::new(program)));
-    cmd.arg0(program)
-        .args(args)
-        .env_clear()
-        .envs(&ctx.env)
-        .env("PROVISR_PROCESS_NAME", &ctx.process_name)
-        .env("PROVISR_HOOK_NAME", &hook.name)
-        .env("PROVISR_HOOK_PHASE", phase.as_str())
-        .stdin(Stdio::null())
-        .stdout(writer.0)
-        .stderr(writer.1)
-        .process_group(0)
-        .kill_on_drop(false);
-    if let Some(dir) = &ctx.work_dir {
-        cmd.current_dir(dir);
-    }
-    let spawned = cmd.spawn();
-    // Our copies of the write end must go, or the reader never sees end-of-file.
-    drop(cmd);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let provisr = [
+        ("PROVISR_PROCESS_NAME", ctx.process_name.as_str()),
+        ("PROVISR_HOOK_NAME", hook.name.as_str()),
+        ("PROVISR_HOOK_PHASE", phase.as_str()),
+    ];
+    let env =
+        ctx.env.iter().filter(|(k, _)| !provisr.iter().any(|(p, _)| p == k)).map(|(k, v)| (k.as_str(), v.as_str()));
+    // Spawned as a process is (every signal at its default disposition: a daemon started
+    // under nohup must not pass an ignored SIGHUP on to its hooks).
+    let spawned = crate::process::spawn_program(
+        resolved.as_deref().unwrap_or(std::path::Path::new(program)),
+        &argv,
+        env.chain(provisr),
+        ctx.work_dir.as_deref(),
+        writer.as_fd(),
+    );
+    // Our copy of the write end must go, or the reader never sees end-of-file.
+    drop(writer);
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
@@ -322,15 +323,12 @@ async fn execute(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> (HookResul
     };
     let tail = Arc::new(std::sync::Mutex::new(Vec::new()));
     let reading = read_tail(reader, tail.clone());
-    let pid = child.id();
     let status = match tokio::time::timeout(hook.timeout, child.wait()).await {
         Ok(status) => Some(status),
         Err(_) => {
-            // The leader is not reaped yet, so its pid (the group id) is still ours.
-            if let Some(pid) = pid {
-                if let Err(e) = crate::process::signal_group(pid, nix::sys::signal::Signal::SIGKILL) {
-                    tracing::warn!(hook = hook.name, pid, "killing a timed-out hook: {e}");
-                }
+            // Not reaped yet (the wait is cancel-safe), so its pid (the group id) is still ours.
+            if let Err(e) = crate::process::signal_group(child.pid(), nix::sys::signal::Signal::SIGKILL) {
+                tracing::warn!(hook = hook.name, pid = child.pid(), "killing a timed-out hook: {e}");
             }
             let _ = child.wait().await;
             None
@@ -343,11 +341,10 @@ async fn execute(hook: &Hook, phase: HookPhase, ctx: &HookContext) -> (HookResul
         let _ = tokio::time::timeout(Duration::from_millis(200), reading).await;
     }
     let output = String::from_utf8_lossy(&tail.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
-    use std::os::unix::process::ExitStatusExt;
     let result = match status {
         None => HookResult::TimedOut,
-        Some(Ok(s)) if s.success() => HookResult::Succeeded,
-        Some(Ok(s)) => match (s.code(), s.signal()) {
+        Some(Ok(exit)) => match (exit.code, exit.signal) {
+            (Some(0), _) => HookResult::Succeeded,
             (Some(code), _) => HookResult::Failed { code },
             (None, Some(signal)) => HookResult::Killed { signal },
             (None, None) => HookResult::Failed { code: -1 },

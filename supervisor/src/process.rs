@@ -21,8 +21,8 @@ mod unix;
 pub(crate) use pidfiles::PidFiles;
 pub(crate) use spawner::Spawner;
 pub(crate) use unix::{
-    adopt, adopted_output, find_program, launch, prepare, proc_stat, remove_pid_file, signal_group, spawn, started_at,
-    watch, write_pid_file, ExitWatch, Launch, NotAdopted, Spawned, Started,
+    adopt, adopted_output, find_program, launch, prepare, proc_stat, remove_pid_file, signal_group, spawn,
+    spawn_program, started_at, watch, write_pid_file, ExitWatch, Launch, NotAdopted, Spawned, Started,
 };
 
 /// Characters that make a `command` string shell syntax rather than a plain argv.

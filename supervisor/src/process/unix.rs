@@ -441,6 +441,57 @@ fn posix_spawn(
     u32::try_from(pid).map_err(|_| io::Error::other(format!("posix_spawn returned pid {pid}")))
 }
 
+/// A program started by [`spawn_program`] (a hook): its own process group, waited for by
+/// pid, not watched by the capture.
+#[derive(Debug)]
+pub(crate) struct Program {
+    child: Child,
+    pid: u32,
+    /// Readable once it has exited; `None` on kernels without pidfds.
+    pidfd: Option<AsyncFd<OwnedFd>>,
+}
+
+/// Spawns `program` (already resolved: one without a `/` is searched on the daemon's PATH)
+/// as a process is spawned ([`posix_spawn`]: its own process group, every signal at its
+/// default disposition, stdin `/dev/null`), with `argv` and exactly `env`, in `work_dir`,
+/// stdout and stderr both on `output`.
+pub(crate) fn spawn_program<'a>(
+    program: &Path,
+    argv: &[&str],
+    env: impl IntoIterator<Item = (&'a str, &'a str)>,
+    work_dir: Option<&Path>,
+    output: BorrowedFd<'_>,
+) -> io::Result<Program> {
+    let argv = argv.iter().map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+    let envp = env.into_iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+    let dir = work_dir.map(|d| c_string(d.as_os_str().as_bytes())).transpose()?;
+    let pid = posix_spawn(&c_string(program.as_os_str().as_bytes())?, &argv, &envp, dir.as_deref(), [output, output])?;
+    let pidfd = open_pidfd(pid).inspect_err(|e| tracing::debug!(pid, "no pidfd for a hook ({e}); polling")).ok();
+    Ok(Program { child: Child { pid: Pid::from_raw(pid.cast_signed()) }, pid, pidfd })
+}
+
+impl Program {
+    /// Its pid, which is also its process group id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits for it to exit and reaps it. Cancel-safe: dropped before it resolves, it has
+    /// reaped nothing, so the pid (and group id) is still this program's to signal.
+    pub(crate) async fn wait(&mut self) -> io::Result<Exit> {
+        if let Some(pidfd) = &self.pidfd {
+            drop(pidfd.readable().await?);
+            return self.child.wait();
+        }
+        loop {
+            if let Some(exit) = self.child.try_wait()? {
+                return Ok(exit);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// Watches a [`Started`] process: its exit through a pidfd, its output through the capture.
 pub(crate) fn watch(started: Started, instance: &str, files: &LogFiles, logs: &LogRegistry) -> Result<Spawned, String> {
     let Started { child, pid, out_r, err_r, .. } = started;
