@@ -249,6 +249,26 @@ async fn after_a_crash_a_running_job_is_killed_and_closed_with_a_reason() {
 /// re-adopts the process reads on, and its log file holds every line once, in order.
 #[tokio::test]
 async fn a_readopted_process_keeps_writing_and_its_output_is_captured() {
+    output_is_captured_across(Leave::Killed).await;
+}
+
+/// The same for a `detached` process across a graceful restart: the daemon leaves it
+/// running at shutdown, and the next one re-adopts it and captures on.
+#[tokio::test]
+async fn a_detached_process_keeps_writing_across_a_restart_and_its_output_is_captured() {
+    output_is_captured_across(Leave::Detached).await;
+}
+
+/// How the first daemon goes away while its process runs on.
+#[derive(Clone, Copy, PartialEq)]
+enum Leave {
+    /// kill -9.
+    Killed,
+    /// SIGTERM, the process being `detached`.
+    Detached,
+}
+
+async fn output_is_captured_across(leave: Leave) {
     let marker = unique_marker();
     let _cleanup = Leftovers(vec![marker.clone()]);
     let site = Site::new("");
@@ -261,12 +281,20 @@ async fn a_readopted_process_keeps_writing_and_its_output_is_captured() {
         "i=0; while :; do i=$((i+1)); echo line $i; echo $i > {}; sleep 0.01; done # {marker}",
         count.display()
     );
-    api.register(json!({ "name": "chatty", "command": script })).await;
+    api.register(json!({ "name": "chatty", "command": script, "detached": leave == Leave::Detached })).await;
     let pid = api.wait_running("chatty").await;
     wait_until("the first lines", TIMEOUT, || written().is_some_and(|n| n >= 3)).await;
 
-    first.signal(Signal::SIGKILL);
-    assert_eq!(first.wait_exit(TIMEOUT).await.signal(), Some(9));
+    match leave {
+        Leave::Killed => {
+            first.signal(Signal::SIGKILL);
+            assert_eq!(first.wait_exit(TIMEOUT).await.signal(), Some(9));
+        }
+        Leave::Detached => {
+            first.signal(Signal::SIGTERM);
+            assert_eq!(first.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", first.stderr());
+        }
+    }
     // The shell truncates the file before it writes the number: read until there is one.
     let count_now = || wait_for("a count", TIMEOUT, move || std::future::ready(written()));
     let at_crash = count_now().await;
