@@ -48,6 +48,32 @@ test('coloured output shows in colour in the live tail, and new lines arrive whi
   }
 });
 
+test('with several instances, the one picked is the one whose log and chart are shown', async ({
+  page,
+  api,
+  hydrated,
+}) => {
+  const name = uniqueName('pair');
+  await api.register(name, 'echo "pid $$"; exec sleep 300', { instances: 2 });
+  try {
+    await expect.poll(() => api.state(`${name}-2`)).toBe('running');
+    await expect.poll(() => api.state(`${name}-1`)).toBe('running');
+    const [first, second] = [(await api.status(`${name}-1`)).pid, (await api.status(`${name}-2`)).pid];
+    await signIn(page, { hydrated });
+    await open(page, `/processes/${name}`, hydrated);
+    const logs = section(page, 'Logs');
+    const output = logs.getByLabel('Log output');
+    await expect(output).toHaveText(`pid ${first}`);
+    await page.getByLabel('CPU, memory and log of').selectOption(`${name}-2`);
+    // The first instance's tail is gone (its socket closed), the second's is live.
+    await expect(output).toHaveText(`pid ${second}`);
+    await expect(logs.getByRole('status')).toHaveText('Live');
+    await expect(section(page, 'CPU and memory').getByText(/^Memory \d+(\.\d)? (B|KiB|MiB|GiB)$/)).toBeVisible();
+  } finally {
+    await api.removeInstances(name);
+  }
+});
+
 test('the CPU and memory chart fills with samples', async ({ page, processName, hydrated }) => {
   await signIn(page, { hydrated });
   await open(page, `/processes/${processName}`, hydrated);

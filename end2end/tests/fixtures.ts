@@ -102,6 +102,15 @@ export class Api {
     }
   }
 
+  /** Stops and unregisters every instance of `base`. */
+  async removeInstances(base: string): Promise<void> {
+    await this.request.post('/api/stop', { headers: this.headers, params: { base } });
+    await ok(
+      await this.request.post('/api/unregister', { headers: this.headers, params: { base } }),
+      `unregister ${base}`,
+    );
+  }
+
   private post(path: string, name: string): Promise<APIResponse> {
     return this.request.post(path, { headers: this.headers, params: { name } });
   }

@@ -77,9 +77,15 @@ pub fn LogTail(
     let area = NodeRef::<leptos::html::Pre>::new();
     #[cfg(feature = "hydrate")]
     {
+        // Closed when the tail goes (another page, or another instance picked).
+        let socket = browser::Socket::default();
+        on_cleanup({
+            let socket = socket.clone();
+            move || socket.close()
+        });
         Effect::new(move |prev: Option<()>| {
             if prev.is_none() {
-                browser::start(name.clone(), lines, status);
+                browser::start(name.clone(), lines, status, socket.clone());
             }
         });
         // Follow: keep the newest line in view.
@@ -184,7 +190,55 @@ mod browser {
         });
     }
 
-    pub(super) fn start(name: String, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>) {
+    /// The tail's WebSocket, once open; closed at most once, by [`Socket::close`].
+    #[derive(Clone)]
+    pub(super) struct Socket(send_wrapper::SendWrapper<std::rc::Rc<std::cell::RefCell<SocketState>>>);
+
+    impl Default for Socket {
+        fn default() -> Self {
+            Self(send_wrapper::SendWrapper::new(Default::default()))
+        }
+    }
+
+    #[derive(Default)]
+    struct SocketState {
+        ws: Option<WebSocket>,
+        closed: bool,
+    }
+
+    impl Socket {
+        /// Closes the socket, and any opened later (the first fetch may still be on its way).
+        pub(super) fn close(&self) {
+            let mut st = self.0.borrow_mut();
+            st.closed = true;
+            if let Some(ws) = st.ws.take() {
+                quiet_close(&ws);
+            }
+        }
+
+        fn hold(&self, ws: WebSocket) {
+            let mut st = self.0.borrow_mut();
+            if st.closed {
+                quiet_close(&ws);
+            } else {
+                st.ws = Some(ws);
+            }
+        }
+
+        fn is_closed(&self) -> bool {
+            self.0.borrow().closed
+        }
+    }
+
+    /// Closes `ws` without its handlers running again: the tail's signals may be gone.
+    fn quiet_close(ws: &WebSocket) {
+        ws.set_onopen(None);
+        ws.set_onmessage(None);
+        ws.set_onclose(None);
+        let _ = ws.close();
+    }
+
+    pub(super) fn start(name: String, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>, socket: Socket) {
         let base = api_base();
         let path = format!("{base}/processes/{}/logs", js_sys::encode_uri_component(&name));
         leptos::task::spawn_local(async move {
@@ -205,7 +259,9 @@ mod browser {
                 Some(n) => format!("?since={n}"),
                 None => format!("?limit={INITIAL_LINES}"),
             };
-            open_socket(&path, &query, lines, status);
+            if !socket.is_closed() {
+                open_socket(&path, &query, lines, status, &socket);
+            }
         });
     }
 
@@ -216,7 +272,13 @@ mod browser {
         Ok((resp.status(), text.as_string().unwrap_or_default()))
     }
 
-    fn open_socket(path: &str, query: &str, lines: RwSignal<Vec<LogLine>>, status: RwSignal<TailStatus>) {
+    fn open_socket(
+        path: &str,
+        query: &str,
+        lines: RwSignal<Vec<LogLine>>,
+        status: RwSignal<TailStatus>,
+        socket: &Socket,
+    ) {
         let loc = window().location();
         let proto = if loc.protocol().ok().as_deref() == Some("https:") { "wss:" } else { "ws:" };
         let Ok(host) = loc.host() else { return };
@@ -241,11 +303,7 @@ mod browser {
         });
         ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         onclose.forget();
-        // Close the socket when the page goes away.
-        let ws = send_wrapper::SendWrapper::new(ws);
-        on_cleanup(move || {
-            let _ = ws.close();
-        });
+        socket.hold(ws);
     }
 }
 

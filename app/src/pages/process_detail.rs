@@ -77,7 +77,19 @@ fn Detail(
         Some(t) => t.into_values().filter(|p| p.base == base).collect::<Vec<_>>(),
         None => initial.clone(),
     });
-    let first = d.instances.first().map(|p| p.name.clone()).unwrap_or_else(|| d.base.clone());
+    // The instance whose CPU, memory and log are shown: the first, or the one picked.
+    let names: Vec<String> = d.instances.iter().map(|p| p.name.clone()).collect();
+    let shown = RwSignal::new(names.first().cloned().unwrap_or_else(|| d.base.clone()));
+    let picker = (names.len() > 1).then(|| {
+        view! {
+            <label class="instance-picker">
+                "CPU, memory and log of "
+                <select on:change=move |ev| shown.set(event_target_value(&ev))>
+                    {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+        }
+    });
     // CPU/memory: polled while the page is visible, seeded with the server's sample.
     let res = Resources::provide(Some(d.base.clone()));
     res.record(
@@ -107,7 +119,7 @@ fn Detail(
         <section aria-labelledby="inst-h">
             <h2 id="inst-h">"Instances"</h2>
             <InstanceList instances can_operate=me.can_operate />
-            <div class="toolbar">{edit}</div>
+            <div class="toolbar">{edit}{picker}</div>
         </section>
         <div class="two-col">
             <section aria-labelledby="spec-h">
@@ -118,7 +130,7 @@ fn Detail(
             </section>
             <section aria-labelledby="res-h">
                 <h2 id="res-h">"CPU and memory"</h2>
-                <ResourceChart name=first.clone() />
+                {move || view! { <ResourceChart name=shown.get() /> }}
             </section>
         </div>
         <section aria-labelledby="tl-h">
@@ -134,7 +146,7 @@ fn Detail(
         </section>
         <section aria-labelledby="log-h">
             <h2 id="log-h">"Logs"</h2>
-            <LogTail name=first />
+            {move || view! { <LogTail name=shown.get() /> }}
         </section>
         <section aria-labelledby="hooks-h">
             <h2 id="hooks-h">"Hooks"</h2>
