@@ -6,4 +6,11 @@ fn main() {
     let site = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site");
     let _ = std::fs::create_dir_all(site);
     println!("cargo:rerun-if-changed={site}");
+    // Pack the executable's relative relocations (DT_RELR, glibc ≥ 2.36): a PIE has ~90 000 of
+    // them, and the 2 MB table that `ld.so` reads at every start stays resident.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
 }
