@@ -57,11 +57,18 @@ pub fn row(run_id: &str, e: &Event) -> process_event::ActiveModel {
         EventKind::Exited { pid, code, signal, .. } => (Some(i64::from(*pid)), *code, *signal),
         _ => (None, None, None),
     };
-    let mut detail = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
-    if let Some(obj) = detail.as_object_mut() {
-        // The status snapshot is large and reconstructible; keep the row small.
-        obj.remove("status");
+    // The event without its status snapshot, which is large and reconstructible: written
+    // straight to text (not through a `Value` that would build the status to drop it).
+    #[derive(Serialize)]
+    struct Detail<'a> {
+        seq: u64,
+        at: DateTime<Utc>,
+        name: &'a str,
+        #[serde(flatten)]
+        kind: &'a EventKind,
     }
+    let detail = Detail { seq: e.seq, at: e.at, name: &e.name, kind: &e.kind };
+    let detail = serde_json::to_string(&detail).unwrap_or_else(|_| "null".to_string());
     process_event::ActiveModel {
         run_id: Set(run_id.to_string()),
         seq: Set(e.seq as i64),
@@ -71,7 +78,7 @@ pub fn row(run_id: &str, e: &Event) -> process_event::ActiveModel {
         pid: Set(pid),
         exit_code: Set(exit_code),
         signal: Set(signal),
-        detail: Set(detail.to_string()),
+        detail: Set(detail),
         ..Default::default()
     }
 }
