@@ -200,12 +200,19 @@ fn sweep(pgid: u32) {
     }
 }
 
+/// The daemon's own process group, asked once (nothing in the daemon changes it): a stop of
+/// a thousand processes signals two thousand groups.
+fn own_group() -> Pid {
+    static GROUP: std::sync::OnceLock<Pid> = std::sync::OnceLock::new();
+    *GROUP.get_or_init(nix::unistd::getpgrp)
+}
+
 /// Sends `signal` to the process group `pgid`. A group that no longer exists is not an
 /// error. Refuses pgid 0 and 1 and the daemon's own group: `killpg` with those would
 /// reach the daemon itself or every process it may signal.
 pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     let raw = i32::try_from(pgid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    if raw <= 1 || Pid::from_raw(raw) == nix::unistd::getpgrp() {
+    if raw <= 1 || Pid::from_raw(raw) == own_group() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("refusing to signal process group {pgid}")));
     }
     match nix::sys::signal::killpg(Pid::from_raw(raw), signal) {
