@@ -305,23 +305,15 @@ pub(crate) fn launch(launch: Launch) -> Result<Started, String> {
         LogRegistry::pipes().map_err(|e| format!("cannot create the output pipes: {e}"))?;
     let spawned = (|| {
         let argv = std::iter::once(arg0.as_str()).chain(args.iter().map(String::as_str));
-        let argv = argv.map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
         let own;
         let envp = match &env {
             Some(env) => {
-                own = env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+                own = envp(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
                 &own[..]
             }
             None => daemon_envp(),
         };
-        let dir = work_dir.as_deref().map(|d| c_string(d.as_os_str().as_bytes())).transpose()?;
-        posix_spawn(
-            &c_string(program.as_os_str().as_bytes())?,
-            &argv,
-            envp,
-            dir.as_deref(),
-            [out_w.as_fd(), err_w.as_fd()],
-        )
+        spawn_argv(&program, argv, envp, work_dir.as_deref(), [out_w.as_fd(), err_w.as_fd()])
     })();
     // The child holds the pipes' write ends now: without closing ours the capture would
     // never see the end of the output.
@@ -348,6 +340,23 @@ fn daemon_envp() -> &'static [CString] {
 
 fn env_entry(key: &[u8], value: &[u8]) -> io::Result<CString> {
     c_string(&[key, b"=", value].concat())
+}
+
+fn envp<'a>(env: impl IntoIterator<Item = (&'a str, &'a str)>) -> io::Result<Vec<CString>> {
+    env.into_iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect()
+}
+
+/// [`posix_spawn`] with Rust strings and paths.
+fn spawn_argv<'a>(
+    program: &Path,
+    argv: impl IntoIterator<Item = &'a str>,
+    envp: &[CString],
+    work_dir: Option<&Path>,
+    output: [BorrowedFd<'_>; 2],
+) -> io::Result<u32> {
+    let argv = argv.into_iter().map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
+    let dir = work_dir.map(|d| c_string(d.as_os_str().as_bytes())).transpose()?;
+    posix_spawn(&c_string(program.as_os_str().as_bytes())?, &argv, envp, dir.as_deref(), output)
 }
 
 /// Spawns `program` (searched on the daemon's PATH if it has no `/`: [`prepare`] has
@@ -453,7 +462,6 @@ fn posix_spawn(
 #[derive(Debug)]
 pub(crate) struct Program {
     child: Child,
-    pid: u32,
     /// Readable once it has exited; `None` on kernels without pidfds.
     pidfd: Option<AsyncFd<OwnedFd>>,
 }
@@ -469,18 +477,15 @@ pub(crate) fn spawn_program<'a>(
     work_dir: Option<&Path>,
     output: BorrowedFd<'_>,
 ) -> io::Result<Program> {
-    let argv = argv.iter().map(|a| c_string(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
-    let envp = env.into_iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<Vec<_>>>()?;
-    let dir = work_dir.map(|d| c_string(d.as_os_str().as_bytes())).transpose()?;
-    let pid = posix_spawn(&c_string(program.as_os_str().as_bytes())?, &argv, &envp, dir.as_deref(), [output, output])?;
+    let pid = spawn_argv(program, argv.iter().copied(), &envp(env)?, work_dir, [output, output])?;
     let pidfd = open_pidfd(pid).inspect_err(|e| tracing::debug!(pid, "no pidfd for a hook ({e}); polling")).ok();
-    Ok(Program { child: Child { pid: Pid::from_raw(pid.cast_signed()) }, pid, pidfd })
+    Ok(Program { child: Child { pid: Pid::from_raw(pid.cast_signed()) }, pidfd })
 }
 
 impl Program {
     /// Its pid, which is also its process group id.
     pub(crate) fn pid(&self) -> u32 {
-        self.pid
+        self.child.pid.as_raw().cast_unsigned()
     }
 
     /// Waits for it to exit and reaps it. Cancel-safe: dropped before it resolves, it has
