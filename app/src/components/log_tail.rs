@@ -207,7 +207,8 @@ mod browser {
     }
 
     impl Socket {
-        /// Closes the socket, and any opened later (the first fetch may still be on its way).
+        /// Closes the socket, and keeps one from being opened later (the first fetch may still
+        /// be on its way).
         pub(super) fn close(&self) {
             let mut st = self.0.borrow_mut();
             st.closed = true;
@@ -216,13 +217,10 @@ mod browser {
             }
         }
 
+        /// Keeps `ws` for [`Socket::close`] (the caller checked [`Socket::is_closed`] in the
+        /// same turn of the event loop, so nothing can have closed it since).
         fn hold(&self, ws: WebSocket) {
-            let mut st = self.0.borrow_mut();
-            if st.closed {
-                quiet_close(&ws);
-            } else {
-                st.ws = Some(ws);
-            }
+            self.0.borrow_mut().ws = Some(ws);
         }
 
         fn is_closed(&self) -> bool {
