@@ -170,13 +170,17 @@ impl Schedule {
                         _ => break,
                     }
                 }
-                // The latest: walk back from just after `now`.
+                // The latest: walk back from just after `now`. The walk starts at the whole
+                // second of its start, which can be after `now` (`now` = …:59.9995): such a
+                // time is passed over, not taken as "none".
                 let local = (now + chrono::Duration::milliseconds(1)).with_timezone(&self.tz);
                 let latest = exprs
                     .iter()
-                    .filter_map(|e| e.after(&local).rev().find(|c| self.first_occurrence(c)))
+                    .filter_map(|e| {
+                        e.after(&local).rev().find(|c| c.with_timezone(&Utc) <= now && self.first_occurrence(c))
+                    })
                     .map(|c| c.with_timezone(&Utc))
-                    .filter(|t| *t > after && *t <= now)
+                    .filter(|t| *t > after)
                     .max();
                 (count, latest)
             }
@@ -373,6 +377,12 @@ mod tests {
         assert_eq!(s.missed(utc("2026-03-04T10:00:00Z"), utc("2026-03-04T10:05:00Z"), 100), (0, None));
         let (count, latest) = s.missed(utc("2026-03-01T00:00:00Z"), utc("2026-03-04T10:35:00Z"), 101);
         assert_eq!((count, latest), (101, Some(utc("2026-03-04T10:30:00Z"))), "counting stops at the limit");
+        // `now` just before a whole second: the walk back starts after it.
+        let secondly = Schedule::parse("* * * * * *", None).expect("schedule");
+        let now = utc("2026-03-04T10:04:59.9995Z");
+        assert_eq!(secondly.missed(utc("2026-03-04T10:00:00Z"), now, 0), (0, Some(utc("2026-03-04T10:04:59Z"))));
+        let now = utc("2026-03-04T10:05:00Z");
+        assert_eq!(secondly.missed(utc("2026-03-04T10:00:00Z"), now, 0), (0, Some(now)), "`now` itself counts");
         let every = Schedule::parse("@every 30s", None).expect("schedule");
         let (count, latest) = every.missed(utc("2026-03-04T10:00:00Z"), utc("2026-03-04T10:01:45Z"), 100);
         assert_eq!((count, latest), (3, Some(utc("2026-03-04T10:01:30Z"))));
