@@ -15,10 +15,11 @@
 
 use crate::config::{Config, ConfigErrors};
 use backend::AppState;
-use notify::{RecursiveMode, Watcher};
-use std::path::{Path, PathBuf};
+use futures::StreamExt;
+use inotify::{EventMask, EventStream, Inotify, WatchDescriptor, WatchMask};
+use std::ffi::OsString;
+use std::path::Path;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// How long the watched files must be quiet before a change triggers a reload.
@@ -54,8 +55,7 @@ pub fn spawn(app: AppState, initial: Config, cancel: CancellationToken) -> tokio
                 }
             }
         };
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-        let _watcher = match watch(&path, initial.programs_directory.as_deref(), tx) {
+        let mut watch = match FileWatch::new(&path, initial.programs_directory.as_deref()) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!("not watching the configuration files ({e}); reload with SIGHUP");
@@ -67,14 +67,14 @@ pub fn spawn(app: AppState, initial: Config, cancel: CancellationToken) -> tokio
             let trigger = tokio::select! {
                 () = cancel.cancelled() => return,
                 _ = hup.recv() => Trigger::Signal,
-                Some(()) = rx.recv() => {
+                () = FileWatch::changed(&mut watch) => {
                     // Debounce: wait until the files have been quiet for QUIET.
                     loop {
                         tokio::select! {
                             () = cancel.cancelled() => return,
-                            more = tokio::time::timeout(QUIET, rx.recv()) => match more {
-                                Ok(Some(())) => continue,
-                                _ => break,
+                            more = tokio::time::timeout(QUIET, FileWatch::changed(&mut watch)) => match more {
+                                Ok(()) => continue,
+                                Err(_) => break,
                             },
                         }
                     }
@@ -171,33 +171,62 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
 }
 
 /// Watches the config file's directory (editors replace files by renaming, so the file
-/// itself cannot be watched) and the programs directory; each relevant change sends a
-/// unit on `tx`.
-fn watch(config: &Path, programs: Option<&Path>, tx: mpsc::UnboundedSender<()>) -> notify::Result<impl Watcher> {
-    let config_file: PathBuf = config.file_name().map(PathBuf::from).unwrap_or_default();
-    let config_dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    // Canonical paths, so the paths in events compare equal to them.
-    let config_dir = config_dir.canonicalize()?;
-    let programs_dir = programs.and_then(|p| p.canonicalize().ok());
-    let programs_for_filter = programs_dir.clone();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(event) = res else { return };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
-            return;
-        }
-        let relevant = event.paths.iter().any(|p| {
-            p.file_name().map(PathBuf::from).as_ref() == Some(&config_file)
-                || programs_for_filter.as_deref().is_some_and(|d| p.parent() == Some(d))
-        });
-        if relevant {
-            let _ = tx.send(());
-        }
-    })?;
-    watcher.watch(&config_dir, RecursiveMode::NonRecursive)?;
-    if let Some(dir) = &programs_dir {
-        if dir.is_dir() {
-            watcher.watch(dir, RecursiveMode::NonRecursive)?;
-        }
+/// itself cannot be watched) and the programs directory.
+///
+/// Only completed changes are asked for: a file closed after writing, renamed in or out,
+/// created or deleted. Writes to files that stay open (SQLite's database and WAL, logs)
+/// are not, so a daemon whose database sits next to its config file is not woken by
+/// every write it makes.
+struct FileWatch {
+    events: EventStream<Vec<u8>>,
+    config_dir: WatchDescriptor,
+    config_file: OsString,
+    programs_dir: Option<WatchDescriptor>,
+}
+
+impl FileWatch {
+    const MASK: WatchMask = WatchMask::CLOSE_WRITE
+        .union(WatchMask::MOVED_TO)
+        .union(WatchMask::MOVED_FROM)
+        .union(WatchMask::CREATE)
+        .union(WatchMask::DELETE)
+        .union(WatchMask::ONLYDIR);
+
+    fn new(config: &Path, programs: Option<&Path>) -> std::io::Result<Self> {
+        let config_file = config.file_name().map(OsString::from).unwrap_or_default();
+        let config_dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let inotify = Inotify::init()?;
+        let mut watches = inotify.watches();
+        let config_dir = watches.add(config_dir, Self::MASK)?;
+        let programs_dir = match programs {
+            Some(dir) if dir.is_dir() => Some(watches.add(dir, Self::MASK)?),
+            _ => None,
+        };
+        let events = inotify.into_event_stream(vec![0; 4096])?;
+        Ok(FileWatch { events, config_dir, config_file, programs_dir })
     }
-    Ok(watcher)
+
+    /// Waits for the next change of the config file or of a file in the programs
+    /// directory; never returns without a watch (or once reading the events failed).
+    async fn changed(watch: &mut Option<FileWatch>) {
+        let Some(w) = watch else { return std::future::pending().await };
+        while let Some(event) = w.events.next().await {
+            let event = match event {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!("reading file-change events failed ({e}); reload with SIGHUP");
+                    break;
+                }
+            };
+            // A lost event may have been a relevant one.
+            let relevant = event.mask.contains(EventMask::Q_OVERFLOW)
+                || (event.wd == w.config_dir && event.name.as_deref() == Some(w.config_file.as_os_str()))
+                || w.programs_dir.as_ref().is_some_and(|d| event.wd == *d && event.name.is_some());
+            if relevant {
+                return;
+            }
+        }
+        *watch = None;
+        std::future::pending().await
+    }
 }

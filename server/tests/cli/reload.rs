@@ -99,3 +99,41 @@ async fn an_invalid_config_is_reported_and_changes_nothing() {
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
 }
+
+#[tokio::test]
+async fn program_files_are_applied_as_they_are_added_edited_in_place_and_removed() {
+    let (first, second) = (unique_marker(), unique_marker());
+    let _cleanup = Leftovers(vec![first.clone(), second.clone()]);
+    let site = Site::new("");
+    let config = std::fs::read_to_string(site.config()).expect("reading the config");
+    std::fs::write(site.config(), format!("programs_directory = \"programs\"\n{config}")).expect("writing the config");
+    let programs = site.dir.path().join("programs");
+    std::fs::create_dir(&programs).expect("creating the programs directory");
+    let (mut daemon, api) = site.start().await;
+
+    let file = programs.join("worker.toml");
+    let entry = |marker: &str| format!("type = \"process\"\n[spec]\nname = \"worker\"\ncommand = \"sleep {marker}\"\n");
+    std::fs::write(&file, entry(&first)).expect("adding a program file");
+    let pid = api.wait_running("worker").await;
+    assert_eq!(sleepers(&first), vec![pid]);
+
+    // Written in place (truncated and rewritten), not replaced by a rename.
+    std::fs::write(&file, entry(&second)).expect("editing the program file");
+    let edited = wait_for("the edited program to run its new command", TIMEOUT, || async {
+        let pids = sleepers(&second);
+        (pids.len() == 1).then(|| pids[0])
+    })
+    .await;
+    wait_until("the old command to stop", TIMEOUT, || !pid_alive(pid)).await;
+    assert_eq!(api.wait_running("worker").await, edited);
+
+    std::fs::remove_file(&file).expect("removing the program file");
+    wait_for("the removed program to be unregistered", TIMEOUT, || async {
+        api.status("worker").await.is_none().then_some(())
+    })
+    .await;
+    wait_until("its process to stop", TIMEOUT, || !pid_alive(edited)).await;
+
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
+}
