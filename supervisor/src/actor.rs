@@ -186,6 +186,9 @@ struct Instance {
     /// The process is being stopped because a post_start hook failed: `fatal` with
     /// this reason once it has exited.
     fatal_after_stop: Option<String>,
+    /// Its stop signal was sent ahead of the stop's bookkeeping ([`Actor::signal_first`]);
+    /// [`Actor::signal_stop`] does the rest without sending it again.
+    signalled: bool,
 }
 
 impl Instance {
@@ -213,6 +216,7 @@ impl Instance {
             pending_attempt: 0,
             restart_due: None,
             fatal_after_stop: None,
+            signalled: false,
         }
     }
 }
@@ -603,6 +607,7 @@ impl Actor {
     fn stop(&mut self, selector: &Selector) -> Result<StopTicket> {
         self.refuse_during_shutdown()?;
         let names = self.select(selector)?;
+        self.signal_first(names.iter().rev());
         let mut done = Vec::new();
         for name in names.iter().rev() {
             self.stop_instance(name, &mut done);
@@ -634,6 +639,7 @@ impl Actor {
                 }
             }
         }
+        self.signal_first(names.iter().rev());
         let mut done = Vec::new();
         for name in names.iter().rev() {
             self.instance_mut(name).removing = true;
@@ -673,10 +679,10 @@ impl Actor {
     /// stop hooks are done.
     fn begin_shutdown(&mut self, reply: oneshot::Sender<()>) {
         self.shutdown.get_or_insert_with(Vec::new).push(reply);
-        for name in self.by_priority(|_, _| true).iter().rev() {
-            if self.detached(name) {
-                continue;
-            }
+        let mut names = self.by_priority(|_, _| true);
+        names.retain(|name| !self.detached(name));
+        self.signal_first(names.iter().rev());
+        for name in names.iter().rev() {
             let inst = self.instance_mut(name);
             inst.start_after_stop = false;
             match inst.state {
@@ -828,8 +834,10 @@ impl Actor {
             _ => return,
         };
         // ESRCH is no error: the process has exited and its exit is on the way.
-        if let Err(e) = process::signal_group(pid, signal) {
-            tracing::warn!(instance = name, pid, "sending {signal}: {e}");
+        if !std::mem::take(&mut inst.signalled) {
+            if let Err(e) = process::signal_group(pid, signal) {
+                tracing::warn!(instance = name, pid, "sending {signal}: {e}");
+            }
         }
         let since = match inst.state {
             ProcessState::Stopping { since, .. } => since,
@@ -839,6 +847,29 @@ impl Actor {
         inst.stop_requested = true;
         self.set_timer(name, TimerKind::StopTimeout, timeout);
         self.emit_instance(name, EventKind::Stopping { pid, signal: signal.as_str().to_string() });
+    }
+
+    /// Sends the stop signal, in one tight loop, to each of `names` (in stop order) whose
+    /// stop goes straight to the signal: running or starting, no `pre_stop` hooks, and no
+    /// spec depends on its spec (a dependency's stop may be held for its dependents). The
+    /// bookkeeping of each stop (wish, events, timeout) follows in [`Self::signal_stop`].
+    /// A stop of many processes then has them all exiting while that bookkeeping is done,
+    /// instead of signalling the last one only after the bookkeeping of all the others.
+    fn signal_first<'a>(&mut self, names: impl Iterator<Item = &'a String>) {
+        self.reorder();
+        for name in names {
+            let Some(inst) = self.instances.get_mut(name) else { continue };
+            let pid = match inst.state {
+                ProcessState::Starting { pid, .. } | ProcessState::Running { pid, .. } => pid,
+                _ => continue,
+            };
+            let Some(reg) = self.specs.get(&inst.base) else { continue };
+            if self.depended.contains(&inst.base) || !reg.spec.lifecycle.pre_stop.is_empty() {
+                continue;
+            }
+            // On an error, `signal_stop` sends it again and reports the error.
+            inst.signalled = process::signal_group(pid, reg.spec.stop_signal.0).is_ok();
+        }
     }
 
     /// Starts an instance that is not alive: waits for its dependencies, runs its
