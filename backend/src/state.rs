@@ -1,7 +1,7 @@
 //! What every request handler and server function needs, in one cloneable value.
 
 use crate::auth::Auth;
-use crate::ops::groups::Group;
+use crate::ops::groups::Groups;
 use crate::recorder::RecorderHandle;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -22,6 +22,6 @@ pub struct AppState {
     pub job_log_dir: Option<std::path::PathBuf>,
     /// Persistence progress of the supervisor's events.
     pub recorder: RecorderHandle,
-    /// The configured `[[groups]]`.
-    pub groups: Arc<Vec<Group>>,
+    /// The configured `[[groups]]` (a reload replaces them).
+    pub groups: Arc<Groups>,
 }

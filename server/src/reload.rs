@@ -1,13 +1,14 @@
 //! Hot reload of the configuration: on SIGHUP, and when the config file or a file of
 //! the programs directory changes, the configuration is loaded again and, if it is
 //! valid, the running programs are reconciled with it
-//! ([`backend::ops::reload::reconcile`]: only what changed is touched).
+//! ([`backend::ops::reload::reconcile`]: only what changed is touched) and the groups are
+//! replaced.
 //!
 //! An invalid configuration changes nothing: every problem is logged with its file and
-//! key, and the daemon keeps running what it ran. Only the programs (`type = "process"`
-//! entries of `[[processes]]` and of the programs directory) are reloaded; the other
-//! sections (`[server]`, `[store]`, `[auth]`, `pid_dir`, `[log]`, `env`, `[metrics]`,
-//! `[[groups]]`, jobs and cronjobs) take effect at the next start, and a reload that
+//! key, and the daemon keeps running what it ran. The programs (`type = "process"`
+//! entries of `[[processes]]` and of the programs directory) and `[[groups]]` are
+//! reloaded; the other sections (`[server]`, `[store]`, `[auth]`, `pid_dir`, `[log]`,
+//! `env`, `[metrics]`, jobs and cronjobs) take effect at the next start, and a reload that
 //! changes them says so in the log.
 //!
 //! File changes are debounced: editors write a file in several steps (truncate, write,
@@ -131,6 +132,9 @@ async fn reload(app: &AppState, path: &Path, current: &Config, trigger: Trigger)
         }
         Err(e) => tracing::error!("applying the configuration failed: {e}"),
     }
+    if app.groups.replace(crate::startup::groups(&config)) {
+        tracing::info!(groups = config.groups.len(), "groups reloaded");
+    }
     Some(config)
 }
 
@@ -154,9 +158,6 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.log != new.log {
         changed.push("log");
-    }
-    if old.groups != new.groups {
-        changed.push("groups");
     }
     if old.jobs != new.jobs || old.cronjobs != new.cronjobs {
         changed.push("jobs and cronjobs");

@@ -184,11 +184,7 @@ impl Application {
             }
         }
 
-        let groups = config
-            .groups
-            .iter()
-            .map(|g| backend::ops::groups::Group { name: g.name.clone(), members: g.members.clone() })
-            .collect();
+        let groups = groups(&config);
         let metrics_server = match (metrics_listener, &metrics) {
             (Some((l, a)), Some(m)) => Some((l, a, crate::metrics::standalone(m.clone(), supervisor.clone()))),
             _ => None,
@@ -200,7 +196,7 @@ impl Application {
             auth: Arc::new(auth),
             job_log_dir: Some(job_log_dir),
             recorder,
-            groups: Arc::new(groups),
+            groups: Arc::new(backend::ops::groups::Groups::new(groups)),
         };
         let state = ServerState {
             app: app_state,
@@ -512,4 +508,13 @@ fn console_settings(
         metrics: config.metrics.enabled,
         metrics_listen: config.metrics.listen.clone(),
     }
+}
+
+/// The `[[groups]]` of `config`, as the API and the console serve them.
+pub(crate) fn groups(config: &Config) -> Vec<backend::ops::groups::Group> {
+    config
+        .groups
+        .iter()
+        .map(|g| backend::ops::groups::Group { name: g.name.clone(), members: g.members.clone() })
+        .collect()
 }

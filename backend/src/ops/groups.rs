@@ -1,11 +1,13 @@
 //! Groups (`[[groups]]` of the config): members started in priority order, stopped in the
 //! reverse order, and watched together. A group is a view over the supervisor handle: it
-//! owns no process and keeps no state of its own.
+//! owns no process and keeps no state of its own. A reload of the configuration replaces
+//! the groups ([`Groups::replace`]); an operation under way keeps the groups it started with.
 
 use super::OpError;
 use crate::auth::{Permission, Principal};
 use crate::state::AppState;
 use serde::Serialize;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use supervisor::{Ack, ProcessStatus, Selector};
 use tokio::time::Instant;
@@ -17,6 +19,33 @@ pub struct Group {
     pub name: String,
     /// Process (spec) names, in the order of the config.
     pub members: Vec<String>,
+}
+
+/// The configured groups, replaced as a whole when the configuration is reloaded.
+#[derive(Debug, Default)]
+pub struct Groups(RwLock<Arc<Vec<Group>>>);
+
+impl Groups {
+    /// The groups of the configuration the daemon started with.
+    pub fn new(groups: Vec<Group>) -> Self {
+        Groups(RwLock::new(Arc::new(groups)))
+    }
+
+    /// The groups as they are now.
+    pub fn current(&self) -> Arc<Vec<Group>> {
+        // The lock guards one pointer: a panic while it was held left nothing half-done.
+        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the groups (a reload); returns whether they changed.
+    pub fn replace(&self, groups: Vec<Group>) -> bool {
+        let mut current = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if **current == groups {
+            return false;
+        }
+        *current = Arc::new(groups);
+        true
+    }
 }
 
 /// How much of a group (or of one member) runs.
@@ -72,8 +101,9 @@ pub struct GroupStatus {
     pub members: Vec<MemberStatus>,
 }
 
-fn find<'a>(st: &'a AppState, name: &str) -> Result<&'a Group, OpError> {
-    st.groups.iter().find(|g| g.name == name).ok_or_else(|| OpError::NotFound(format!("no group named {name:?}")))
+fn find(st: &AppState, name: &str) -> Result<Group, OpError> {
+    let groups = st.groups.current();
+    groups.iter().find(|g| g.name == name).cloned().ok_or_else(|| OpError::NotFound(format!("no group named {name:?}")))
 }
 
 async fn member_status(st: &AppState, member: &str) -> Result<MemberStatus, OpError> {
@@ -98,8 +128,9 @@ async fn group_status(st: &AppState, group: &Group) -> Result<GroupStatus, OpErr
 /// Every group with its state, in the order of the config.
 pub async fn list(st: &AppState, who: &Principal) -> Result<Vec<GroupStatus>, OpError> {
     who.require(Permission::Read)?;
-    let mut out = Vec::with_capacity(st.groups.len());
-    for g in st.groups.iter() {
+    let groups = st.groups.current();
+    let mut out = Vec::with_capacity(groups.len());
+    for g in groups.iter() {
         out.push(group_status(st, g).await?);
     }
     Ok(out)
@@ -108,7 +139,7 @@ pub async fn list(st: &AppState, who: &Principal) -> Result<Vec<GroupStatus>, Op
 /// One group's state and members.
 pub async fn status(st: &AppState, who: &Principal, name: &str) -> Result<GroupStatus, OpError> {
     who.require(Permission::Read)?;
-    group_status(st, find(st, name)?).await
+    group_status(st, &find(st, name)?).await
 }
 
 /// The registered members in start order: lower `priority` first, ties in config order.
@@ -138,7 +169,7 @@ pub async fn start(st: &AppState, who: &Principal, name: &str) -> Result<Ack, Op
     who.require(Permission::Operate)?;
     let group = find(st, name)?;
     let mut total = Ack::default();
-    for member in start_order(st, group).await? {
+    for member in start_order(st, &group).await? {
         merge(&mut total, st.supervisor.start(Selector::Base(member)).await?);
     }
     st.recorder.wait_persisted(total.seq).await?;
@@ -154,7 +185,7 @@ pub async fn stop(st: &AppState, who: &Principal, name: &str, wait: Option<Durat
     let deadline = wait.map(|w| Instant::now() + w);
     let mut total = Ack::default();
     let mut all_stopped = true;
-    for member in start_order(st, group).await?.into_iter().rev() {
+    for member in start_order(st, &group).await?.into_iter().rev() {
         let ticket = st.supervisor.stop(Selector::Base(member)).await?;
         let ack = ticket.ack.clone();
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));

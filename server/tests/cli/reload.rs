@@ -137,3 +137,52 @@ async fn program_files_are_applied_as_they_are_added_edited_in_place_and_removed
     daemon.signal(Signal::SIGTERM);
     assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
 }
+
+/// The groups as `GET /api/groups` lists them: (name, member names).
+async fn groups(api: &crate::helpers::Api) -> Vec<(String, Vec<String>)> {
+    let list = api.get_json("/groups").await;
+    let names = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    list.as_array()
+        .expect("a list of groups")
+        .iter()
+        .map(|g| {
+            (names(&g["name"]), g["members"].as_array().expect("members").iter().map(|m| names(&m["name"])).collect())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn groups_are_reloaded_with_the_programs() {
+    let (a, b) = (unique_marker(), unique_marker());
+    let _cleanup = Leftovers(vec![a.clone(), b.clone()]);
+    let group = |name: &str, members: &str| format!("[[groups]]\nname = \"{name}\"\nmembers = [{members}]\n");
+    let site = Site::new(&[program("a", &a, 0), group("pair", "\"a\"")].concat());
+    let (mut daemon, api) = site.start().await;
+    api.wait_running("a").await;
+    assert_eq!(groups(&api).await, [("pair".to_string(), vec!["a".to_string()])]);
+
+    rewrite(
+        &site,
+        &[program("a", &a, 0), program("b", &b, 1), group("pair", "\"a\", \"b\""), group("solo", "\"b\"")].concat(),
+    );
+    daemon.signal(Signal::SIGHUP);
+    wait_for("the new groups", TIMEOUT, || async {
+        let now = groups(&api).await;
+        (now.len() == 2).then_some(now)
+    })
+    .await;
+    assert_eq!(
+        groups(&api).await,
+        [("pair".to_string(), vec!["a".to_string(), "b".to_string()]), ("solo".to_string(), vec!["b".to_string()])]
+    );
+    // The new group is usable at once: stopping it stops its member only.
+    let b_pid = api.wait_running("b").await;
+    let a_pid = api.wait_running("a").await;
+    let res = api.post_json("/group/stop?name=solo", &serde_json::json!({})).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    wait_until("the member of the stopped group to exit", TIMEOUT, || !pid_alive(b_pid)).await;
+    assert!(pid_alive(a_pid));
+
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(TIMEOUT).await.code(), Some(0), "stderr:\n{}", daemon.stderr());
+}
