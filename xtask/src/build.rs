@@ -36,13 +36,19 @@ impl Options {
 }
 
 pub fn run(ws: &Workspace, options: &Options) -> Result<()> {
+    run_with_env(ws, options, &[])
+}
+
+/// [`run`], with variables set for the server's build (its build script reads
+/// `PROVISR_KEEP_SYMBOLS`).
+pub fn run_with_env(ws: &Workspace, options: &Options, server_env: &[(&str, &str)]) -> Result<()> {
     setup::ensure_wasm_target()?;
 
     let wasm = step("wasm", || build_wasm(ws, options.release))?;
     let bindgen_dir = step("wasm-bindgen", || bindgen(ws, &wasm, options.release))?;
     step("site", || site::assemble(ws, &bindgen_dir, options.release))?;
     if !options.site_only {
-        step("server", || build_server(ws, options.release))?;
+        step("server", || build_server(ws, options.release, server_env))?;
         println!("built {}", ws.server_binary(options.release).display());
     }
     Ok(())
@@ -107,8 +113,9 @@ fn bindgen(ws: &Workspace, wasm: &Path, release: bool) -> Result<PathBuf> {
     Ok(out)
 }
 
-fn build_server(ws: &Workspace, release: bool) -> Result<()> {
+fn build_server(ws: &Workspace, release: bool, env: &[(&str, &str)]) -> Result<()> {
     let mut cmd = ws.cargo();
+    cmd.envs(env.iter().copied());
     cmd.args(["build", "--locked", "--package", "server", "--bin", "provisr"]);
     if release {
         cmd.arg("--release");

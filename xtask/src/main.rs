@@ -9,6 +9,7 @@
 
 mod build;
 mod e2e;
+mod link_order;
 mod postgres;
 mod serve;
 mod setup;
@@ -36,6 +37,10 @@ commands:
                    everything CI runs, in order: setup, fmt, deps, clippy, tests, build, e2e
                    (setup installs/starts what is missing: wasm target, Chromium, npm packages,
                    PostgreSQL and its test database)
+  link-order [INSTANCES]
+                   regenerate server/link-order.txt (the functions the linker lays out first):
+                   profile the release binary under callgrind (needs valgrind) through a daemon
+                   workload, then rebuild it
   e2e [PLAYWRIGHT ARGS...]
                    only the end-to-end phase, against the already built target/release/provisr
 ";
@@ -60,6 +65,7 @@ fn try_main() -> Result<()> {
         Some("serve") => serve::run(&ws, &rest),
         Some("test") => test::run(&ws, &test::Options::parse(&rest)?),
         Some("e2e") => e2e::run_standalone(&ws, &rest),
+        Some("link-order") => link_order::run(&ws, &rest),
         None | Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
