@@ -183,6 +183,11 @@ impl Api {
         Ok(body)
     }
 
+    /// Requests without a body, in order, each of which must succeed.
+    fn calls(&self, requests: &[(&str, &str)]) -> Result<()> {
+        requests.iter().try_for_each(|(method, path)| self.call(method, path, None).map(drop))
+    }
+
     fn processes(&self, base: &str) -> Result<Vec<Value>> {
         let body = self.call("GET", &format!("/status?base={base}"), None)?;
         match serde_json::from_slice(&body)? {
@@ -221,13 +226,14 @@ fn workload(api: &Api, instances: usize) -> Result<()> {
     step(&format!("register {instances}, status, metrics, history"));
     api.call("POST", "/register", Some(fleet("fleet", instances)))?;
     api.wait("the fleet running", long, |api| Ok(api.count_in("fleet", &["running"])? == instances))?;
-    for _ in 0..5 {
-        api.call("GET", "/status", None)?;
-    }
-    api.call("GET", "/status?wildcard=fleet-1*", None)?;
-    api.call("GET", "/metrics", None)?;
-    api.call("GET", "/history?limit=50", None)?;
-    api.call("GET", "/processes/fleet-1/spec", None)?;
+    api.calls(&[
+        ("GET", "/status"),
+        ("GET", "/status"),
+        ("GET", "/status?wildcard=fleet-1*"),
+        ("GET", "/metrics"),
+        ("GET", "/history?limit=50"),
+        ("GET", "/processes/fleet-1/spec"),
+    ])?;
 
     step("kill -9 five instances; each is restarted");
     for i in 1..=5 {
@@ -245,17 +251,21 @@ fn workload(api: &Api, instances: usize) -> Result<()> {
     }
 
     step("stop, start, restart, stop and unregister the fleet");
-    api.call("POST", "/stop?base=fleet&wait=120s", None)?;
-    api.call("POST", "/start?base=fleet&wait=120s", None)?;
-    api.call("POST", "/restart?name=fleet-2&wait=60s", None)?;
-    api.call("POST", "/stop?base=fleet&wait=120s", None)?;
-    api.call("POST", "/unregister?base=fleet", None)?;
+    api.calls(&[
+        ("POST", "/stop?base=fleet&wait=120s"),
+        ("POST", "/start?base=fleet&wait=120s"),
+        ("POST", "/restart?name=fleet-2&wait=60s"),
+        ("POST", "/stop?base=fleet&wait=120s"),
+        ("POST", "/unregister?base=fleet"),
+    ])?;
 
     step("a group");
-    api.call("GET", "/groups", None)?;
-    api.call("GET", "/group/status?name=pair", None)?;
-    api.call("POST", "/group/stop?name=pair&wait=60s", None)?;
-    api.call("POST", "/group/start?name=pair&wait=60s", None)?;
+    api.calls(&[
+        ("GET", "/groups"),
+        ("GET", "/group/status?name=pair"),
+        ("POST", "/group/stop?name=pair&wait=60s"),
+        ("POST", "/group/start?name=pair&wait=60s"),
+    ])?;
 
     step("a log flood with rotation, compression and hooks");
     api.call(
@@ -272,9 +282,11 @@ fn workload(api: &Api, instances: usize) -> Result<()> {
         })),
     )?;
     api.wait("the flood to end", long, |api| Ok(api.count_in("flood", &["exited", "stopped"])? == 1))?;
-    api.call("GET", "/processes/flood/logs?limit=100", None)?;
-    api.call("GET", "/processes/flood/logs?since=0&limit=10", None)?;
-    api.call("POST", "/unregister?name=flood", None)?;
+    api.calls(&[
+        ("GET", "/processes/flood/logs?limit=100"),
+        ("GET", "/processes/flood/logs?since=0&limit=10"),
+        ("POST", "/unregister?name=flood"),
+    ])?;
 
     step("a crash loop into fatal");
     api.call(
@@ -297,17 +309,18 @@ fn workload(api: &Api, instances: usize) -> Result<()> {
         let history: Value = serde_json::from_slice(&body)?;
         Ok(history["items"].as_array().is_some_and(|runs| runs.len() >= 3))
     })?;
-    api.call("GET", "/cronjobs", None)?;
-    api.call("GET", "/jobs", None)?;
+    api.calls(&[("GET", "/cronjobs"), ("GET", "/jobs")])?;
     api.wait("the job to finish", long, |api| {
         let job: Value = serde_json::from_slice(&api.call("GET", "/jobs/once", None)?)?;
         Ok(job.to_string().contains("Complete"))
     })?;
-    api.call("GET", "/jobs/once/logs", None)?;
-    api.call("POST", "/cronjobs/tick/suspend", None)?;
-    api.call("GET", "/metrics", None)?;
-    api.call("GET", "/history?limit=200", None)?;
-    api.call("GET", "/openapi.json", None)?;
+    api.calls(&[
+        ("GET", "/jobs/once/logs"),
+        ("POST", "/cronjobs/tick/suspend"),
+        ("GET", "/metrics"),
+        ("GET", "/history?limit=200"),
+        ("GET", "/openapi.json"),
+    ])?;
     step("shutdown");
     Ok(())
 }
@@ -375,11 +388,11 @@ mod tests {
     #[test]
     fn ran_lists_the_binarys_functions_by_their_own_cost_and_merges_recursion_depths() {
         let dir = std::env::temp_dir().join(format!("link-order-test-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(&dir).expect("a temporary directory");
         // Any existing file stands for the binary; callgrind names objects by path.
-        let binary = std::env::current_exe().unwrap();
+        let binary = std::env::current_exe().expect("the test binary's path");
         let other = dir.join("libother.so");
-        fs::write(&other, b"").unwrap();
+        fs::write(&other, b"").expect("writing a stand-in library");
         let text = format!(
             "events: Ir\n\
              ob={bin}\nfl=a.rs\nfn=small\n1 5\ncob={bin}\ncfn=big\ncalls=1 0\n1 1000\n\
@@ -390,10 +403,10 @@ mod tests {
             bin = binary.display(),
             other = other.display()
         );
-        fs::write(dir.join("callgrind.out.1"), text).unwrap();
-        fs::write(dir.join("unrelated.txt"), "fn=nope\n1 1\n").unwrap();
-        let functions = ran(&binary, &dir).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
+        fs::write(dir.join("callgrind.out.1"), text).expect("writing the profile");
+        fs::write(dir.join("unrelated.txt"), "fn=nope\n1 1\n").expect("writing another file");
+        let functions = ran(&binary, &dir).expect("the profile is read");
+        fs::remove_dir_all(&dir).expect("removing the temporary directory");
         // rec: 400 + 50 (both depths); big: 300; small: 5, not 1005 (the call's inclusive cost
         // is big's). `foreign` is another object's.
         assert_eq!(functions, ["rec", "big", "small"]);
