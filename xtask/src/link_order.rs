@@ -11,9 +11,11 @@
 //! register 100 then N instances (default 200; the functions that run do not depend on N), status,
 //! a kill and its restart, stop / start / restart, unregister, a group, a log flood with rotation
 //! and hooks, a crash loop into `fatal`, a cronjob and a job, metrics, history, the OpenAPI
-//! document, shutdown — and list every function of the binary that ran, hottest first. Then
-//! rebuild the stripped binary with the new order. Callgrind counts instructions, so the list
-//! does not depend on the machine's load.
+//! document, shutdown — and list every function of the binary that ran, hottest first. A second
+//! run opens the console's pages; the functions only they ran follow the daemon's, so a daemon
+//! nobody browses does not have the console's code resident, and one that is browsed has it in
+//! few folios. Then rebuild the stripped binary with the new order. Callgrind counts
+//! instructions, so the list does not depend on the machine's load.
 //!
 //! The list names symbols with their hashes; after code changes some names no longer exist, and
 //! the linker skips them (the layout degrades gracefully until the list is regenerated).
@@ -44,23 +46,37 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     let binary = ws.server_binary(true);
     let dir = ws.target.join("link-order");
     let _ = fs::remove_dir_all(&dir);
-    for sub in ["run", "programs", "logs"] {
-        fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
-    }
-    let daemon = Daemon::start(&binary, &dir)?;
-    let outcome = workload(&daemon.api, instances);
-    let stopped = daemon.stop();
-    outcome?;
-    stopped?;
-    let functions = ran(&binary, &dir)?;
-    if functions.len() < 1000 {
-        bail!("only {} functions of the binary ran; is callgrind's output complete?", functions.len());
-    }
+    // The daemon's own work first, then what only the console's pages add: a daemon nobody
+    // browses keeps the console's code out of its resident folios.
+    let daemon = profile(&binary, &dir.join("daemon"), |api| workload(api, instances))?;
+    let console = profile(&binary, &dir.join("console"), console_workload)?;
+    let seen: HashSet<&String> = daemon.iter().collect();
+    let console_only: Vec<&String> = console.iter().filter(|name| !seen.contains(name)).collect();
+    println!("{} functions ran for the daemon's work, {} more for the console", daemon.len(), console_only.len());
+    let functions: Vec<&String> = daemon.iter().chain(console_only).collect();
     let list = ws.root.join("server").join("link-order.txt");
-    fs::write(&list, functions.join("\n") + "\n").with_context(|| format!("writing {}", list.display()))?;
+    let text: String = functions.iter().map(|name| format!("{name}\n")).collect();
+    fs::write(&list, text).with_context(|| format!("writing {}", list.display()))?;
     println!("wrote {} functions to {}", functions.len(), list.display());
     // The binary left behind is the stripped one, laid out by the new list.
     build::run(ws, &build::Options { release: true, site_only: false })
+}
+
+/// Runs the daemon under callgrind in `dir` through `work`, then lists the functions that ran.
+fn profile(binary: &Path, dir: &Path, work: impl FnOnce(&Api) -> Result<()>) -> Result<Vec<String>> {
+    for sub in ["run", "programs", "logs"] {
+        fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
+    }
+    let daemon = Daemon::start(binary, dir)?;
+    let outcome = work(&daemon.api);
+    let stopped = daemon.stop();
+    outcome?;
+    stopped?;
+    let functions = ran(binary, dir)?;
+    if functions.len() < 1000 {
+        bail!("only {} functions of the binary ran; is callgrind's output complete?", functions.len());
+    }
+    Ok(functions)
 }
 
 /// The daemon under callgrind, on plain HTTP with auth off (the workload is about code paths).
@@ -129,7 +145,7 @@ members = ["member-a", "member-b"]
         let child = cmd.spawn().context("could not start valgrind")?;
         let daemon = Self { child, api: Api { port } };
         let up = daemon.api.wait("the daemon to answer", Duration::from_secs(300), |api| {
-            Ok(api.request("GET", "/status", None).is_ok_and(|(status, _)| status == 200))
+            Ok(api.request("GET", "/api/status", None).is_ok_and(|(status, _)| status == 200))
         });
         if let Err(e) = up {
             let _ = daemon.stop();
@@ -156,7 +172,6 @@ struct Api {
 
 impl Api {
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Vec<u8>)> {
-        let path = if path.starts_with("/metrics") { path.to_owned() } else { format!("/api{path}") };
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(600)))?;
@@ -174,9 +189,10 @@ impl Api {
         Ok((status, response[head_end + 4..].to_vec()))
     }
 
-    /// A request that must succeed (2xx).
+    /// A request to the API (or `/metrics`) that must succeed (2xx).
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Vec<u8>> {
-        let (status, body) = self.request(method, path, body.as_ref())?;
+        let path = if path.starts_with("/metrics") { path.to_owned() } else { format!("/api{path}") };
+        let (status, body) = self.request(method, &path, body.as_ref())?;
         if !(200..300).contains(&status) {
             bail!("{method} {path}: HTTP {status}: {}", String::from_utf8_lossy(&body));
         }
@@ -322,6 +338,48 @@ fn workload(api: &Api, instances: usize) -> Result<()> {
         ("GET", "/openapi.json"),
     ])?;
     step("shutdown");
+    Ok(())
+}
+
+/// Opens each page of the console (server-side rendering) and its assets, with a process, a
+/// job and a cronjob to show.
+fn console_workload(api: &Api) -> Result<()> {
+    println!("link-order workload: the console's pages");
+    api.call("POST", "/register", Some(json!({"name": "web", "args": ["sleep", "3600"], "instances": 2})))?;
+    api.call(
+        "POST",
+        "/cronjobs",
+        Some(json!({"name": "tick", "schedule": "0 0 * * * *", "job_template": {"name": "tick", "args": ["true"]}})),
+    )?;
+    api.call("POST", "/jobs", Some(json!({"name": "once", "args": ["true"]})))?;
+    api.wait("the process running", Duration::from_secs(300), |api| Ok(api.count_in("web", &["running"])? == 2))?;
+    let pages = [
+        "/",
+        "/processes/web-1",
+        "/processes/web-1/edit",
+        "/processes/web-1/unregister",
+        "/register",
+        "/history",
+        "/users",
+        "/clients",
+        "/settings",
+        "/jobs",
+        "/jobs/once",
+        "/jobs/once/delete",
+        "/cronjobs",
+        "/cronjobs/tick",
+        "/cronjobs/tick/delete",
+        "/groups",
+        "/login",
+        "/pkg/provisr.js",
+        "/pkg/provisr.css",
+    ];
+    for page in pages {
+        let (status, _) = api.request("GET", page, None)?;
+        if status >= 500 || (page == "/" && status != 200) {
+            bail!("GET {page}: HTTP {status}");
+        }
+    }
     Ok(())
 }
 
