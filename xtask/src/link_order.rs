@@ -23,7 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::{build, shell, Workspace};
+use crate::{build, e2e, shell, Workspace};
 
 pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     let instances: usize = match args {
@@ -87,17 +87,19 @@ struct Daemon {
 
 impl Daemon {
     fn start(binary: &Path, dir: &Path) -> Result<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let d = dir.display();
+        let port = e2e::free_port()?;
+        let path = |name: &str| e2e::toml_string(&dir.join(name).to_string_lossy());
+        let (run, programs, logs) = (path("run"), path("programs"), path("logs"));
+        let db_url = e2e::toml_string(&format!("sqlite://{}?mode=rwc", dir.join("provisr.db").display()));
         let config = dir.join("provisr.toml");
         fs::write(
             &config,
             format!(
-                r#"pid_dir = "{d}/run"
-programs_directory = "{d}/programs"
+                r#"pid_dir = {run}
+programs_directory = {programs}
 
 [log]
-dir = "{d}/logs"
+dir = {logs}
 
 [server]
 listen = "127.0.0.1:{port}"
@@ -107,7 +109,7 @@ base_path = "/api"
 enabled = false
 
 [store]
-url = "sqlite://{d}/provisr.db?mode=rwc"
+url = {db_url}
 
 [auth]
 enabled = false
